@@ -1,0 +1,5 @@
+"""`python -m greenlight` is the same as the `greenlight` command."""
+
+from greenlight.cli import main
+
+main()

@@ -1,0 +1,81 @@
+"""The model bundle: preprocessor + estimator + manifest.json (sha256 of each file, model version,
+dataset contract, known-answer records). Serving and deployment load models only through here."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from greenlight.features import to_model_frame, transform
+from greenlight.files import sha256_file, write_json
+from greenlight.manifest import MANIFEST, MANIFEST_FORMAT, read_manifest
+from greenlight.models import Estimator, load_estimator
+from greenlight.paths import BUNDLE
+from greenlight.safe_load import load_skops, verify_sha256
+from greenlight.spec import DatasetSpec
+
+
+@dataclass(frozen=True)
+class Bundle:
+    manifest: dict[str, Any]
+    preprocessor: Any
+    estimator: Estimator
+
+    @cached_property
+    def spec(self) -> DatasetSpec:
+        return DatasetSpec.model_validate(self.manifest["dataset"])
+
+    @cached_property
+    def features(self) -> list[str]:
+        return list(self.manifest["features"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["model_version"])
+
+    @property
+    def threshold(self) -> float:
+        return float(self.manifest["threshold"])
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Positive-class probability for raw records (columns as in the dataset spec)."""
+        model_frame = to_model_frame(frame, self.spec, self.features)
+        return self.estimator.predict_proba(transform(self.preprocessor, model_frame))
+
+
+def save_bundle(
+    directory: Path, preprocessor_file: Path, estimator: Estimator, manifest: dict
+) -> Path:
+    """Write a fresh bundle into `directory` (replacing an old one) and return the manifest path."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    files = {
+        "preprocessor": shutil.copyfile(preprocessor_file, directory / "preprocessor.skops"),
+        "estimator": estimator.save(directory),
+    }
+    hashes = {name: _describe_file(Path(path)) for name, path in files.items()}
+    full = {"format": MANIFEST_FORMAT, **manifest, "artifacts": hashes}
+    return write_json(directory / MANIFEST, full)
+
+
+def load_bundle(directory: Path = BUNDLE) -> Bundle:
+    """Load a bundle, checking every file's sha256 first; raise ArtifactError on any mismatch."""
+    manifest = read_manifest(directory)
+    for entry in manifest["artifacts"].values():
+        verify_sha256(directory / entry["file"], entry["sha256"])
+    model = manifest["model"]
+    estimator_file = directory / manifest["artifacts"]["estimator"]["file"]
+    estimator = load_estimator(model["kind"], estimator_file, model["config"])
+    preprocessor = load_skops(directory / manifest["artifacts"]["preprocessor"]["file"])
+    return Bundle(manifest=manifest, preprocessor=preprocessor, estimator=estimator)
+
+
+def _describe_file(path: Path) -> dict[str, Any]:
+    return {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}

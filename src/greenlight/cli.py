@@ -1,0 +1,114 @@
+"""`greenlight <command>`: one command per pipeline stage (what dvc.yaml calls) plus the tools
+around it. Commands import their stage lazily so `greenlight gate` does not pay for torch.
+
+Exit codes: 0 success, 1 a policy said no (gate failed), 2 bad input (config, data, model file)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from greenlight.config import DEFAULT_PARAMS, Params, load_params
+from greenlight.errors import GreenlightError
+
+EXIT_POLICY = 1
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    help="greenlight: validate, train, evaluate, gate and ship a tabular model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+ParamsOption = Annotated[Path, typer.Option("--params", help="Pipeline parameters file.")]
+
+
+def _params(path: Path) -> Params:
+    return load_params(path)
+
+
+def _echo(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+@app.command()
+def validate(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Check the raw data against the dataset contract; write typed copies."""
+    from greenlight.stages import validate as stage  # noqa: PLC0415
+
+    _echo(stage.run(_params(params).dataset))
+
+
+@app.command()
+def featurize(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Split train/valid/test and fit the preprocessor on train only."""
+    from greenlight.stages import featurize as stage  # noqa: PLC0415
+
+    _echo(stage.run(_params(params)))
+
+
+@app.command()
+def train(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Fit the model named by train.model and write models/bundle."""
+    from greenlight.stages import train as stage  # noqa: PLC0415
+
+    _echo(stage.run(_params(params)))
+
+
+@app.command()
+def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Score the test split: metrics, plots, permutation importance."""
+    from greenlight.stages import evaluate as stage  # noqa: PLC0415
+
+    _echo(stage.run(_params(params)))
+
+
+@app.command()
+def fairness(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Group metrics and parity/odds differences for every sensitive attribute."""
+    from greenlight.stages import fairness as stage  # noqa: PLC0415
+
+    result = stage.run(_params(params))
+    _echo(
+        {
+            name: {k: v for k, v in report.items() if k != "groups"}
+            for name, report in result.items()
+        }
+    )
+
+
+@app.command()
+def card(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Write the model card and provenance record."""
+    from greenlight.stages import card as stage  # noqa: PLC0415
+
+    record = stage.run(_params(params))
+    typer.echo(f"model card for {record['model_version']} written to reports/model_card.md")
+
+
+@app.command()
+def gate(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Exit 1 unless every metric and fairness difference meets params.yaml."""
+    from greenlight.stages import gate as stage  # noqa: PLC0415
+
+    checks = stage.run(_params(params))
+    for check in checks:
+        typer.echo(check.describe())
+    failed = stage.failures(checks)
+    if failed:
+        typer.echo(f"gate FAILED: {'; '.join(check.describe() for check in failed)}", err=True)
+        raise typer.Exit(EXIT_POLICY)
+    typer.echo(f"gate passed: {len(checks)} checks")
+
+
+def main() -> None:
+    """Console entry point: user-facing errors become one clear line and exit code 2."""
+    try:
+        app()
+    except GreenlightError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_BAD_INPUT)

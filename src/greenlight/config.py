@@ -1,0 +1,144 @@
+"""params.yaml, parsed and checked once: a typo or a bad value is reported with its dotted key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from greenlight.errors import ConfigError
+from greenlight.spec import DatasetSpec
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeaturizeParams(_Section):
+    valid_size: float = Field(0.2, gt=0, lt=1)
+    seed: int = 42
+    use_sensitive: bool = False
+
+
+class HgbParams(_Section):
+    learning_rate: float = Field(0.1, gt=0)
+    max_iter: int = Field(300, ge=1)
+    max_leaf_nodes: int = Field(31, ge=2)
+    l2_regularization: float = Field(0.0, ge=0)
+    early_stopping: bool = True
+    n_iter_no_change: int = Field(10, ge=1)
+
+
+class LogregParams(_Section):
+    C: float = Field(1.0, gt=0)
+    max_iter: int = Field(1000, ge=1)
+
+
+class MlpParams(_Section):
+    hidden: tuple[int, ...] = (128, 64)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(256, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    patience: int = Field(5, ge=1)
+
+
+class TrainParams(_Section):
+    model: Literal["hgb", "logreg", "mlp"] = "hgb"
+    seed: int = 42
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    known_answers: int = Field(20, ge=1)
+    hgb: HgbParams = HgbParams()
+    logreg: LogregParams = LogregParams()
+    mlp: MlpParams = MlpParams()
+
+
+class ImportanceParams(_Section):
+    n_repeats: int = Field(5, ge=1)
+    sample: int = Field(4000, ge=10)
+    scoring: Literal["roc_auc", "neg_log_loss"] = "roc_auc"  # threshold-free scores
+
+
+class EvaluateParams(_Section):
+    threshold: float = Field(0.5, gt=0, lt=1)
+    calibration_bins: int = Field(10, ge=2)
+    importance: ImportanceParams = ImportanceParams()
+
+
+class FairnessParams(_Section):
+    max_difference: dict[
+        Literal["demographic_parity_difference", "equalized_odds_difference"], float
+    ] = Field(default_factory=dict)
+
+
+class GateParams(_Section):
+    min: dict[str, float] = Field(default_factory=dict)
+    max: dict[str, float] = Field(default_factory=dict)
+
+
+class CardParams(_Section):
+    intended_use: str = "Describe who may use this model, for what decision, and what not."
+    limitations: tuple[str, ...] = ()
+
+
+class Params(_Section):
+    # Other tools (serving, deploy, drift) keep their own sections; the pipeline checks its own.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    dataset: DatasetSpec
+    featurize: FeaturizeParams = FeaturizeParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    fairness: FairnessParams = FairnessParams()
+    gate: GateParams = GateParams()
+    card: CardParams = CardParams()
+
+
+def load_params(path: Path = DEFAULT_PARAMS) -> Params:
+    """Read and check params.yaml and the schema file it names; every problem names its key,
+    e.g. `train.hgb.max_iter` or `dataset.columns.age.min`."""
+    raw = read_yaml(path)
+    schema = _schema_path(raw, path)
+    return parse_params(_inline_columns(raw, read_yaml(schema)), source=f"{path} + {schema}")
+
+
+def _schema_path(raw: object, params_path: Path) -> Path:
+    """dataset.schema is relative to the params file, like every path in it."""
+    dataset = raw.get("dataset") if isinstance(raw, dict) else None
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("schema"), str):
+        raise ConfigError(f"{params_path}: dataset.schema must name the schema file (schema.yaml)")
+    return params_path.parent / dataset["schema"]
+
+
+def _inline_columns(raw: dict, schema: object) -> dict:
+    if not isinstance(schema, dict) or "columns" not in schema:
+        raise ConfigError("the schema file must have a top-level `columns:` mapping")
+    dataset = {key: value for key, value in raw["dataset"].items() if key != "schema"}
+    return {**raw, "dataset": {**dataset, "columns": schema["columns"]}}
+
+
+def parse_params(raw: object, source: str = "params") -> Params:
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(_describe(problem) for problem in error.errors())
+        raise ConfigError(f"{source}: {problems}") from error
+
+
+def read_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError as error:
+        raise ConfigError(f"{path}: file not found") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+
+
+def _describe(problem: dict) -> str:
+    key = ".".join(str(part) for part in problem["loc"])
+    return f"{key}: {problem['msg']}"

@@ -1,0 +1,57 @@
+"""scikit-learn estimators (HistGradientBoosting, LogisticRegression), saved with skops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io as sio
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+
+from greenlight.config import TrainParams
+from greenlight.safe_load import load_skops
+
+FILE_NAME = "estimator.skops"
+
+
+class SklearnEstimator:
+    device = "cpu"
+
+    def __init__(self, kind: str, model: Any) -> None:
+        self.kind = kind
+        self.model = model
+
+    @classmethod
+    def create(cls, params: TrainParams) -> SklearnEstimator:
+        if params.model == "hgb":
+            model = HistGradientBoostingClassifier(
+                **params.hgb.model_dump(), random_state=params.seed
+            )
+        else:
+            model = LogisticRegression(**params.logreg.model_dump(), random_state=params.seed)
+        return cls(params.model, model)
+
+    @classmethod
+    def load(cls, path: Path, kind: str) -> SklearnEstimator:
+        return cls(kind, load_skops(path))
+
+    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
+        if self.kind == "hgb" and self.model.early_stopping:
+            # Early stopping on our validation split, not on a random slice of the train split.
+            self.model.fit(x, y, X_val=x_val, y_val=y_val)
+        else:
+            self.model.fit(x, y)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(x)[:, 1]
+
+    def save(self, directory: Path) -> Path:
+        path = directory / FILE_NAME
+        sio.dump(self.model, path)
+        return path
+
+    def config(self) -> dict[str, Any]:
+        fitted = {"n_iter": int(self.model.n_iter_)} if self.kind == "hgb" else {}
+        return {"estimator": type(self.model).__name__, **fitted}

@@ -1,0 +1,11 @@
+"""Where each stage reads and writes, relative to the repository root (the DVC convention)."""
+
+from pathlib import Path
+
+ARTIFACTS = Path("artifacts")
+VALIDATED = ARTIFACTS / "validated"  # typed, checked copies of the raw files
+SPLIT = ARTIFACTS / "split"  # train / valid / test
+PREPROCESSOR = ARTIFACTS / "preprocessor.skops"
+PREDICTIONS = ARTIFACTS / "predictions" / "test.parquet"
+BUNDLE = Path("models/bundle")
+REPORTS = Path("reports")
