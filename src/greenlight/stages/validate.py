@@ -18,6 +18,7 @@ from greenlight.spec import DatasetSpec, FileSpec, pandera_schema
 FAILURE_REPORT = REPORTS / "validation_failure.json"
 SUMMARY = REPORTS / "validation.json"
 EXAMPLES_PER_CHECK = 3
+WITHHELD = "<sensitive value withheld>"
 
 
 def read_raw(path: Path, file: FileSpec, spec: DatasetSpec) -> pd.DataFrame:
@@ -55,11 +56,14 @@ def check(frame: pd.DataFrame, spec: DatasetSpec, source: str) -> tuple[pd.DataF
     try:
         return pandera_schema(spec).validate(frame, lazy=True), []
     except pandera.errors.SchemaErrors as errors:
-        return frame, describe_failures(errors.failure_cases, source)
+        return frame, describe_failures(errors.failure_cases, source, set(spec.sensitive))
 
 
-def describe_failures(cases: pd.DataFrame, source: str) -> list[dict[str, Any]]:
-    """Group pandera's failure cases by column and check, with a few example lines each."""
+def describe_failures(
+    cases: pd.DataFrame, source: str, sensitive: set[str]
+) -> list[dict[str, Any]]:
+    """Group pandera's failure cases by column and check, with a few example lines each. Values
+    of sensitive columns are withheld: the line number is enough to find them."""
     cases = _root_causes(cases.assign(column=cases["column"].fillna(cases["schema_context"])))
     problems = []
     for (column, check_name), group in cases.groupby(["column", "check"], sort=True):
@@ -67,7 +71,7 @@ def describe_failures(cases: pd.DataFrame, source: str) -> list[dict[str, Any]]:
         problems.append({
             "file": source, "column": str(column), "check": _short(str(check_name)),
             "count": len(group),
-            "examples": [_example(case) for case in examples.to_dict("records")],
+            "examples": [_example(case, column in sensitive) for case in examples.to_dict("records")],
         })  # fmt: skip
     return problems
 
@@ -126,10 +130,11 @@ def _short(check_name: str) -> str:
     return "isin(allowed values)" if check_name.startswith("isin(") else check_name
 
 
-def _example(case: dict[str, Any]) -> dict[str, Any]:
+def _example(case: dict[str, Any], withhold: bool) -> dict[str, Any]:
     """One failing cell: its line in the file (None for a whole-column problem) and its value."""
     line, value = case["index"], case["failure_case"]
+    shown = None if pd.isna(value) else str(value)
     return {
         "line": int(line) if isinstance(line, (int, np.integer)) else None,
-        "value": None if pd.isna(value) else str(value),
+        "value": WITHHELD if withhold and shown is not None else shown,
     }
