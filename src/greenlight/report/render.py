@@ -1,0 +1,193 @@
+"""The pull-request comment as Markdown, from plain data (pure: the I/O is in `sources`).
+
+Order follows what a reviewer decides on: the gate verdict and the hardware first, then metrics
+against the base, the params that changed, fairness per sensitive attribute, figures, provenance.
+Image paths are relative to the comment file, which is how CML finds and uploads them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from greenlight.markdown import pass_fail, table
+from greenlight.report.compare import MetricRow, ParamChange, changed_params, metric_rows
+from greenlight.report.device import Device
+from greenlight.stages.gate import Check, failures
+
+GROUP_COLUMNS = {"count": "count", "selection_rate": "selection rate",
+                 "true_positive_rate": "TPR", "false_positive_rate": "FPR",
+                 "accuracy": "accuracy"}  # fmt: skip
+TREND_LABELS = {"worse": "**worse**", "unchanged": ""}
+PARAM_WIDTH = 60  # longer values (prose for the model card) are cut in the table
+
+
+@dataclass(frozen=True)
+class Side:
+    """What one commit's reports and params say; None where that commit has no such file yet."""
+
+    metrics: Mapping[str, Any] | None = None
+    fairness: Mapping[str, Any] | None = None
+    params: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    base_ref: str
+    base: Side
+    head: Side
+    checks: Sequence[Check]
+    provenance: Mapping[str, Any]
+    manifest: Mapping[str, Any]
+    device: Device
+    figures: Sequence[str] = field(default=())  # image paths relative to the comment file
+
+
+def render(inputs: ReportInputs) -> str:
+    checks = {check.name: check for check in inputs.checks}
+    sections = [
+        verdict(inputs.checks),
+        f"Compared with `{inputs.base_ref}`. Runner: {inputs.device.describe()}",
+        metrics_section(inputs, checks),
+        params_section(inputs.base_ref, inputs.base.params, inputs.head.params or {}),
+        fairness_section(inputs.base.fairness or {}, inputs.head.fairness or {}, checks),
+        figures_section(inputs.figures),
+        provenance_section(inputs.provenance, inputs.manifest, inputs.device),
+    ]
+    return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def verdict(checks: Sequence[Check]) -> str:
+    """One line: passed or failed, and why."""
+    failed = failures(list(checks))
+    if not checks:
+        return "### ⚠️ Gate passed vacuously: params.yaml sets no gate or fairness thresholds"
+    if not failed:
+        return f"### ✅ Gate passed: all {len(checks)} checks meet the thresholds in params.yaml"
+    reasons = "; ".join(check.describe() for check in failed)
+    return f"### ❌ Gate failed, {len(failed)} of {len(checks)} checks: {reasons}"
+
+
+def metrics_section(inputs: ReportInputs, checks: Mapping[str, Check]) -> str:
+    bounds = [check for check in checks.values() if "." not in check.name]
+    gate_min = {check.name: check.bound for check in bounds if check.kind == "min"}
+    gate_max = {check.name: check.bound for check in bounds if check.kind == "max"}
+    rows = metric_rows(inputs.base.metrics, inputs.head.metrics or {}, gate_min, gate_max)
+    headers = ["metric", f"base `{inputs.base_ref}`", "this branch", "delta", "change", "gate"]
+    body = table(headers, [_metric_cells(row, checks.get(row.name)) for row in rows])
+    if inputs.base.metrics is None:
+        body = f"No metrics at `{inputs.base_ref}` yet: every metric is new.\n\n{body}"
+    return f"#### Metrics (test split)\n\n{body}"
+
+
+def params_section(base_ref: str, base: Mapping[str, Any] | None, head: Mapping[str, Any]) -> str:
+    title = "#### Params changed"
+    if base is None:
+        return f"{title}\n\nNo params.yaml at `{base_ref}`: nothing to compare with."
+    changes = changed_params(base, head)
+    if not changes:
+        return f"{title}\n\nNone: same params.yaml as `{base_ref}`."
+    rows = [(f"`{change.key}`", *_param_values(change)) for change in changes]
+    return f"{title}\n\n" + table(["param", f"base `{base_ref}`", "this branch"], rows)
+
+
+def fairness_section(
+    base: Mapping[str, Any], head: Mapping[str, Any], checks: Mapping[str, Check]
+) -> str:
+    parts = ["#### Fairness (test split)"]
+    parts += [_attribute(name, report, base.get(name), checks) for name, report in head.items()]
+    dropped = [name for name in base if name not in head]
+    if dropped:
+        parts.append(f"No longer evaluated (present at the base): {', '.join(dropped)}.")
+    if len(parts) == 1:
+        parts.append("No sensitive attribute evaluated.")
+    return "\n\n".join(parts)
+
+
+def figures_section(figures: Sequence[str]) -> str:
+    if not figures:
+        return ""
+    images = "\n".join(f"![{Path(path).stem}]({path})" for path in figures)
+    return f"<details><summary>Figures ({len(figures)})</summary>\n\n{images}\n\n</details>"
+
+
+def provenance_section(
+    provenance: Mapping[str, Any], manifest: Mapping[str, Any], device: Device
+) -> str:
+    git, training = provenance.get("git", {}), manifest.get("training", {})
+    data = provenance.get("data", {}).get("data.dvc", {})
+    dirty = " (uncommitted changes)" if git.get("dirty") else ""
+    model = f"{manifest.get('model', {}).get('kind')} `{manifest.get('model_version')}`"
+    rows = [
+        ("commit", f"`{git.get('commit')}`{dirty}"),
+        ("model", f"{model}, threshold {manifest.get('threshold')}"),
+        ("data (data.dvc md5)", f"`{data.get('md5')}`"),
+        ("trained on", f"{training.get('device')} in {training.get('seconds')} s"),
+        ("this runner", ", ".join(device.gpus) if device.gpu_used else "CPU (no usable GPU)"),
+        ("python", provenance.get("environment", {}).get("python")),
+    ]
+    return "#### Provenance\n\n" + table(["", ""], rows)
+
+
+def _metric_cells(row: MetricRow, check: Check | None) -> tuple[Any, ...]:
+    delta = "n/a" if row.delta is None else _signed(row.delta)
+    if row.trend == "unchanged":
+        delta = "0"
+    trend = TREND_LABELS.get(row.trend, row.trend)
+    gate = ""
+    if check is not None:
+        relation = "≥" if check.kind == "min" else "≤"
+        gate = f"{relation} {check.bound} {pass_fail(check.passed)}"
+    return (row.name, row.base, row.head, delta, trend, gate)
+
+
+def _signed(delta: float) -> str:
+    return f"{delta:+,}" if isinstance(delta, int) else f"{delta:+.4f}"
+
+
+def _param_values(change: ParamChange) -> tuple[str, str]:
+    return (
+        _param_value(change.base, absent=change.missing == "base"),
+        _param_value(change.head, absent=change.missing == "head"),
+    )
+
+
+def _param_value(value: Any, absent: bool) -> str:
+    if absent:
+        return "_absent_"
+    text = value if isinstance(value, str) else json.dumps(value)  # as YAML would spell it
+    text = " ".join(text.split())
+    return f"`{text[:PARAM_WIDTH]}{'…' if len(text) > PARAM_WIDTH else ''}`"
+
+
+def _attribute(
+    name: str, report: Mapping[str, Any], base: Mapping[str, Any] | None,
+    checks: Mapping[str, Check],
+) -> str:  # fmt: skip
+    groups = report.get("groups", {})
+    keys = [key for key in GROUP_COLUMNS if any(key in values for values in groups.values())]
+    group_table = table(
+        ["group", *(GROUP_COLUMNS[key] for key in keys)],
+        [(group, *(values.get(key) for key in keys)) for group, values in groups.items()],
+    )
+    gated = [check.name.split(".", 1)[1] for check in checks.values()
+             if check.name.startswith(f"{name}.")]  # fmt: skip
+    metrics = dict.fromkeys([*_differences(report), *gated])
+    rows = [_difference(metric, report, base, checks.get(f"{name}.{metric}")) for metric in metrics]
+    headers = ["difference", "base", "this branch", "max", "result"]
+    return f"**{name}**\n\n{group_table}\n\n{table(headers, rows)}"
+
+
+def _differences(report: Mapping[str, Any]) -> list[str]:
+    return [key for key in report if key.endswith("_difference")]
+
+
+def _difference(
+    metric: str, report: Mapping[str, Any], base: Mapping[str, Any] | None, check: Check | None
+) -> tuple[Any, ...]:
+    base_value = None if base is None else base.get(metric)
+    if check is None:
+        return (metric, base_value, report.get(metric), None, "not gated")
+    return (metric, base_value, check.value, check.bound, pass_fail(check.passed))
