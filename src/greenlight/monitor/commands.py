@@ -1,0 +1,127 @@
+"""The monitoring commands, merged into `greenlight` (cli.py adds this Typer without a name):
+`drift`, `drift-fetch` and `drift-issue`. Importing this module is cheap; each command imports
+its machinery (pandas, Evidently, httpx) when it runs.
+
+`greenlight drift` exits 0 when there is no drift, 3 (EXIT_DRIFT) when there is, and 2 with a
+one-line message for bad input: no log, an empty window, a log line that breaks the format."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from greenlight.config import DEFAULT_PARAMS, load_params
+from greenlight.errors import ConfigError, MissingInputError
+from greenlight.monitor import EXIT_DRIFT
+from greenlight.paths import BUNDLE, REPORTS, SPLIT
+
+if TYPE_CHECKING:
+    from greenlight.monitor.drift import DriftResult
+
+app = typer.Typer()
+REFERENCE = SPLIT / "train.parquet"  # the validated training features of the deployed model
+
+ParamsOption = Annotated[Path, typer.Option("--params", help="Pipeline parameters file.")]
+LogOption = Annotated[
+    Path | None, typer.Option(help="Prediction log (default: drift.prediction_log).")
+]
+
+
+@app.command()
+def drift(
+    *,
+    params: ParamsOption = DEFAULT_PARAMS,
+    log: LogOption = None,
+    bundle: Annotated[Path, typer.Option(help="The deployed model's bundle.")] = BUNDLE,
+    reference: Annotated[Path, typer.Option(help="Its training features.")] = REFERENCE,
+    reports: Annotated[Path, typer.Option(help="Where drift.{html,json,md} go.")] = REPORTS,
+    until: Annotated[str | None, typer.Option(help="Window end, ISO 8601 (default: now).")] = None,
+    github_output: Annotated[
+        Path | None, typer.Option(help="Append drift=true|false here (GitHub step output).")
+    ] = None,
+) -> None:
+    """Compare a window of logged traffic with the training data. Exit 0: no drift, 3: drift."""
+    from greenlight.monitor import job  # noqa: PLC0415
+    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
+
+    settings = drift_params(load_params(params))
+    task = job.DriftJob(settings, log, bundle, reference, reports, _moment(until))
+    result, context = job.run(task)
+    typer.echo(summary(result, context))
+    typer.echo(f"reports: {reports}/drift.html, drift.json, drift.md")
+    if github_output is not None:
+        with github_output.open("a", encoding="utf-8") as stream:
+            stream.write(f"drift={'true' if result.drifted else 'false'}\n")
+    if result.drifted:
+        raise typer.Exit(EXIT_DRIFT)
+
+
+def summary(result: DriftResult, context: dict[str, Any]) -> str:
+    """Three lines for the terminal: verdict, drifted features, predicted class."""
+    count, total = len(result.drifted_features), len(result.features)
+    shares = context["prediction"]["positive_share"]
+    label = context["prediction"]["positive_label"]
+    return "\n".join(
+        [
+            f"{'DRIFT' if result.drifted else 'no drift'}: {count}/{total} features drifted "
+            f"in {context['window']['rows']:,} predictions ({context['window']['description']})",
+            f"drifted features: {', '.join(result.drifted_features) or 'none'}",
+            f"predicted {label}: {shares['current']:.1%} in the traffic, "
+            f"{shares['reference']:.1%} on the reference "
+            f"({'drifted' if result.prediction.drifted else 'stable'})",
+        ]
+    )
+
+
+@app.command("drift-fetch")
+def drift_fetch(
+    params: ParamsOption = DEFAULT_PARAMS,
+    source: Annotated[
+        str | None, typer.Option(help="dvc get-url URL (default: drift.source).")
+    ] = None,
+    log: LogOption = None,
+) -> None:
+    """Fetch the prediction log from where the deployment ships it (drift.source)."""
+    from greenlight.monitor.fetch import fetch_log  # noqa: PLC0415
+    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
+
+    settings = drift_params(load_params(params))
+    files = fetch_log(source or settings.source, log or settings.prediction_log)
+    typer.echo(f"fetched {len(files)} log file(s) from {source or settings.source}")
+
+
+@app.command("drift-issue")
+def drift_issue(
+    run_url: Annotated[str, typer.Option(help="Link to the workflow run with the reports.")],
+    summary: Annotated[Path, typer.Option(help="The drift summary.")] = REPORTS / "drift.md",
+    repository: Annotated[str, typer.Option(envvar="GITHUB_REPOSITORY", help="owner/name.")] = "",
+    label: Annotated[str, typer.Option(help="The label that marks the one drift issue.")] = "drift",
+) -> None:
+    """Open the drift issue, or update the open one (token: GITHUB_TOKEN, issues: write)."""
+    from greenlight.monitor.github import GitHubIssues  # noqa: PLC0415
+    from greenlight.monitor.issue import report_drift  # noqa: PLC0415
+
+    api_url = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+    tracker = GitHubIssues(repository, os.environ.get("GITHUB_TOKEN", ""), api_url)
+    action = report_drift(tracker, _read_summary(summary), run_url, label)
+    typer.echo(action.describe())
+
+
+def _moment(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ConfigError(f"--until {text!r} is not an ISO 8601 time") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _read_summary(path: Path) -> str:
+    if not path.is_file():
+        raise MissingInputError(f"{path} not found: run `greenlight drift` first")
+    return path.read_text(encoding="utf-8")

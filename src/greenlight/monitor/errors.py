@@ -1,0 +1,26 @@
+"""What can go wrong before drift is even measured. Each is a GreenlightError, so the CLI prints
+the message and exits 2 (bad input); drift itself exits 3 (`greenlight.monitor.EXIT_DRIFT`)."""
+
+from __future__ import annotations
+
+from greenlight.errors import GreenlightError, MissingInputError
+
+
+class MissingLogError(MissingInputError):
+    """No prediction log file at the configured path: fetch it first (`make drift-fetch`)."""
+
+
+class LogFormatError(GreenlightError, ValueError):
+    """A log line is not JSON, has another log_format, or lacks a field; names the file and line."""
+
+
+class SchemaMismatchError(GreenlightError, ValueError):
+    """The logged features are not the deployed model's features (missing, extra, wrong type)."""
+
+
+class EmptyWindowError(GreenlightError, ValueError):
+    """The log holds no prediction, or none in the configured window."""
+
+
+class GitHubError(GreenlightError, RuntimeError):
+    """The GitHub REST API refused a request; the message has the status and GitHub's reason."""

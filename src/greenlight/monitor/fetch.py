@@ -1,0 +1,68 @@
+"""`greenlight drift-fetch`: copy the prediction log from where the deployment ships it, with
+`dvc get-url`, which reads a folder in a DVC remote (`remote://<name>/path`, with that remote's
+configured credentials) and every URL DVC supports (s3://, gs://, azure://, https://, ssh://, a
+local path; the cloud ones need their DVC plugin, e.g. dvc-s3). The source is a folder holding
+`predictions.jsonl` and its rotated `.1`, `.2`... files, or one log file.
+
+The copy lands in a scratch folder first; only once it holds a log do the local log files (and
+nothing else in their folder) give way to it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from greenlight.errors import GreenlightError
+from greenlight.monitor.errors import MissingLogError
+from greenlight.monitor.log_reader import log_files
+
+
+def fetch_log(source: str, log_path: Path) -> list[Path]:
+    """Replace the local log files at `log_path` by those at `source`; the files now there."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=log_path.parent, prefix=".fetch-") as scratch:
+        landed = Path(scratch) / "source"
+        _get_url(source, landed)
+        fetched = _fetched_files(landed, log_path.name, source)
+        for stale in _local_files(log_path):
+            stale.unlink()
+        for file in fetched:
+            file.replace(log_path.with_name(file.name if landed.is_dir() else log_path.name))
+    return log_files(log_path)
+
+
+def _get_url(source: str, target: Path) -> None:
+    completed = subprocess.run(
+        [_dvc(), "get-url", source, str(target)], capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        detail = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
+        raise GreenlightError(f"could not fetch the prediction log from {source}: {detail}")
+
+
+def _fetched_files(landed: Path, name: str, source: str) -> list[Path]:
+    if landed.is_file():
+        return [landed]
+    try:
+        return log_files(landed / name)
+    except MissingLogError as error:
+        raise MissingLogError(f"{source} holds no {name} (nor rotated {name}.N)") from error
+
+
+def _local_files(log_path: Path) -> list[Path]:
+    try:
+        return log_files(log_path)
+    except MissingLogError:  # nothing local yet: nothing to replace
+        return []
+
+
+def _dvc() -> str:
+    """The dvc installed beside this Python (the project's venv), else the one on PATH."""
+    beside = Path(sys.executable).parent / "dvc"
+    found = str(beside) if beside.is_file() else shutil.which("dvc")
+    if found is None:
+        raise GreenlightError("dvc is not installed: run `make setup`")
+    return found

@@ -1,0 +1,69 @@
+"""The `drift:` section of params.yaml, checked like the pipeline's own sections: a bad value is
+reported with its dotted key, e.g. `drift.window.days`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from greenlight.config import Params
+from greenlight.errors import ConfigError
+
+DEFAULT_LOG = Path("logs/predictions.jsonl")
+DEFAULT_SOURCE = "remote://embedded/prediction-logs"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(_Section):
+    """Exactly one of: the last `hours` or `days` before now, or the newest `rows` predictions."""
+
+    hours: int | None = Field(None, ge=1)
+    days: int | None = Field(None, ge=1)
+    rows: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Window:
+        chosen = [name for name in ("hours", "days", "rows") if getattr(self, name) is not None]
+        if len(chosen) != 1:
+            raise ValueError(f"set exactly one of hours, days, rows (got {chosen or 'none'})")
+        return self
+
+    def start(self, now: datetime) -> datetime | None:
+        """The oldest timestamp a time window keeps; None for a row window."""
+        if self.rows is not None:
+            return None
+        return now - timedelta(hours=self.hours or 0, days=self.days or 0)
+
+    def describe(self) -> str:
+        if self.rows is not None:
+            return f"the newest {self.rows:,} predictions"
+        count, unit = (self.hours, "hour") if self.hours else (self.days, "day")
+        return f"the last {count} {unit}{'' if count == 1 else 's'}"
+
+
+class DriftParams(_Section):
+    source: str = DEFAULT_SOURCE  # where `greenlight drift-fetch` gets the log (dvc get-url URL)
+    prediction_log: Path = DEFAULT_LOG
+    window: Window = Window(days=7)
+    max_rows: int = Field(50_000, ge=100)  # reference and window are each sampled down to this
+    seed: int = 42
+    p_value: float = Field(0.01, gt=0, lt=1)  # a feature drifts when its p-value is below this
+    drift_share: float = Field(0.15, gt=0, le=1)  # traffic drifts when this share of features does
+
+
+def drift_params(params: Params) -> DriftParams:
+    """The `drift:` section of params.yaml, or the defaults when there is none."""
+    raw = (params.model_extra or {}).get("drift") or {}
+    try:
+        return DriftParams.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            "drift." + ".".join(str(part) for part in problem["loc"]) + f": {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise ConfigError(f"params.yaml: {problems}") from error
