@@ -1,0 +1,151 @@
+"""`greenlight deploy`: roll a version out blue/green (`--target local|kubernetes`), and the
+`status`, `rollback`, `summary` and `down` subcommands. cli.py adds this Typer as `deploy`.
+Importing this module is cheap; each command imports the controller when it runs.
+
+Exit codes: 0 the version is live, 1 it was rejected or rolled back (the audit log says why),
+2 bad input (no bundle, missing credentials, no haproxy, another deployment running)."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from greenlight.config import DEFAULT_PARAMS
+from greenlight.paths import BUNDLE
+
+if TYPE_CHECKING:
+    from greenlight.deploy.controller import Controller, Outcome
+    from greenlight.deploy.settings import DeploySettings
+    from greenlight.deploy.targets.base import Target
+
+EXIT_REJECTED = 1
+
+app = typer.Typer(
+    name="deploy",
+    help="Blue/green deployment: start beside the live version, smoke-test, switch, watch.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+class TargetChoice(StrEnum):
+    local = "local"
+    kubernetes = "kubernetes"
+
+
+TargetOption = Annotated[TargetChoice, typer.Option("--target", help="Where to deploy.")]
+ParamsOption = Annotated[Path, typer.Option("--params", help="Parameters file (deploy: section).")]
+BundleOption = Annotated[
+    Path, typer.Option("--bundle", help="Model bundle: what runs (local), its manifest (image).")
+]
+ImageOption = Annotated[
+    str | None, typer.Option("--image", help="Image reference, e.g. ghcr.io/o/r@sha256:... .")
+]
+
+
+@app.callback()
+def deploy(
+    ctx: typer.Context,
+    target: TargetOption = TargetChoice.local,
+    bundle: BundleOption = BUNDLE,
+    image: ImageOption = None,
+    params: ParamsOption = DEFAULT_PARAMS,
+) -> None:
+    """Deploy the bundle (local) or the image built from it (kubernetes) to the idle color."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from greenlight.deploy import runner  # noqa: PLC0415
+
+    candidate = runner.bundle_candidate(bundle, _image_for(target, image))
+    with runner.open_target(target.value, _settings(params)) as opened:
+        outcome = _controller(opened, params).deploy(candidate)
+    _finish(outcome)
+
+
+def _image_for(target: TargetChoice, image: str | None) -> str | None:
+    from greenlight.deploy.controller import DeployError  # noqa: PLC0415
+
+    if target is TargetChoice.kubernetes and not image:
+        raise DeployError("--target kubernetes needs --image (the reference the build pushed)")
+    if target is TargetChoice.local and image:
+        raise DeployError("--image is for --target kubernetes; the local target runs --bundle")
+    return image
+
+
+@app.command()
+def rollback(
+    target: TargetOption = TargetChoice.local,
+    bundle: BundleOption = BUNDLE,
+    params: ParamsOption = DEFAULT_PARAMS,
+) -> None:
+    """Bring back the previous version (the one the idle color holds), with the same gates."""
+    from greenlight.deploy import runner  # noqa: PLC0415
+
+    answers = runner.answers_lookup(target.value, bundle)
+    with runner.open_target(target.value, _settings(params)) as opened:
+        outcome = _controller(opened, params).rollback(answers)
+    _finish(outcome)
+
+
+@app.command()
+def status(
+    target: TargetOption = TargetChoice.local, params: ParamsOption = DEFAULT_PARAMS
+) -> None:
+    """The live color, what each color runs, and the latest audit entries."""
+    from greenlight.deploy import runner  # noqa: PLC0415
+    from greenlight.deploy.audit import read_entries  # noqa: PLC0415
+
+    settings = _settings(params)
+    with runner.open_target(target.value, settings) as opened:
+        state = opened.state()
+    slots = {
+        color: {"release": slot.release.__dict__ if slot.release else None, "running": slot.running}
+        for color, slot in state.slots.items()
+    }
+    typer.echo(json.dumps({"target": target.value, "live": state.live, "colors": slots}, indent=2))
+    for entry in read_entries(settings.audit_log)[-10:]:
+        typer.echo(entry.line())
+
+
+@app.command()
+def summary(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Markdown of the latest run in the audit log (version, previous, smoke, decision)."""
+    from greenlight.deploy.audit import read_entries  # noqa: PLC0415
+    from greenlight.deploy.summary import render_summary  # noqa: PLC0415
+
+    typer.echo(render_summary(read_entries(_settings(params).audit_log)))
+
+
+@app.command()
+def down(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Stop the local target: both colors and HAProxy (releases stay recorded)."""
+    from greenlight.deploy.audit import AuditLog  # noqa: PLC0415
+    from greenlight.deploy.targets.local import open_local  # noqa: PLC0415
+
+    settings = _settings(params)
+    with open_local(settings.local, start_proxy=False) as target:
+        target.down()
+    audit = AuditLog(settings.audit_log, target="local")
+    audit.record("down", "ok", "stopped HAProxy and both colors")
+
+
+def _settings(params: Path) -> DeploySettings:
+    from greenlight.deploy.settings import load_settings  # noqa: PLC0415
+
+    return load_settings(params)
+
+
+def _controller(target: Target, params: Path) -> Controller:
+    from greenlight.deploy.controller import Controller  # noqa: PLC0415
+
+    return Controller(target, _settings(params))
+
+
+def _finish(outcome: Outcome) -> None:
+    typer.echo(f"{outcome.decision}: {outcome.reason}")
+    if not outcome.ok:
+        raise typer.Exit(EXIT_REJECTED)

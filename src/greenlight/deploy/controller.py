@@ -1,0 +1,241 @@
+"""The blue/green state machine. Start the new version on the idle color, wait for readiness,
+smoke-test it (and optionally shadow live traffic), switch, watch, then retire the old color, or
+switch back on the first breach. Each decision is appended to the audit log before the next step.
+
+The live color is never touched until the new one has passed every gate, and the old color stays
+up through the watch window, so switching back is one router operation."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal, TextIO
+
+import httpx
+
+from greenlight.deploy.audit import AuditLog
+from greenlight.deploy.readiness import Probes, Refusal, wait_ready
+from greenlight.deploy.settings import DeploySettings
+from greenlight.deploy.shadow import shadow_compare
+from greenlight.deploy.smoke import Check, Clock, KnownAnswer, Sleep, smoke_test
+from greenlight.deploy.targets.base import Color, Release, Target, TargetState
+from greenlight.deploy.watch import watch
+from greenlight.errors import GreenlightError
+
+Decision = Literal["deployed", "rejected", "rolled_back"]
+
+
+class DeployError(GreenlightError):
+    """A deployment cannot even be attempted (nothing to roll back to, a target misconfigured)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    release: Release
+    answers: list[KnownAnswer] | None  # None: this version's recorded answers are not at hand
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    version: str
+    previous_version: str | None
+    color: Color
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.decision == "deployed"
+
+
+@dataclass
+class Controller:
+    target: Target
+    settings: DeploySettings
+    echo: TextIO | None = field(default_factory=lambda: sys.stdout)
+    clock: Clock = time.monotonic
+    sleep: Sleep = time.sleep
+
+    def deploy(self, candidate: Candidate, action: str = "deploy") -> Outcome:
+        """Roll `candidate` out on the idle color; the live color keeps serving unless it passes."""
+        state = self.target.state()
+        audit = self._audit(candidate.release, state)
+        live = f"{state.live} runs {audit.previous_version}" if state.live else "nothing is live"
+        plan = f"{action} {candidate.release.version} on {state.idle}; {live}"
+        audit.record("plan", "info", plan)
+        return Rollout(self, audit, candidate, state).run()
+
+    def rollback(self, answers: Callable[[Release], list[KnownAnswer] | None]) -> Outcome:
+        """Bring back the release the idle color holds (the one live before the current one)."""
+        state = self.target.state()
+        release = state.release(state.idle)
+        if state.live is None or release is None:
+            raise DeployError(f"{self.target.name}: no previous release to roll back to")
+        return self.deploy(Candidate(release, answers(release)), action="rollback to")
+
+    def _audit(self, release: Release, state: TargetState) -> AuditLog:
+        previous = state.release(state.live)
+        return AuditLog(
+            path=self.settings.audit_log, target=self.target.name, version=release.version,
+            previous_version=previous.version if previous else None, echo=self.echo,
+        )  # fmt: skip
+
+
+@dataclass
+class Rollout:
+    """One pass of the state machine; each method is one step and records its decision."""
+
+    controller: Controller
+    audit: AuditLog
+    candidate: Candidate
+    state: TargetState
+    switched: bool = False
+
+    @property
+    def target(self) -> Target:
+        return self.controller.target
+
+    @property
+    def settings(self) -> DeploySettings:
+        return self.controller.settings
+
+    @property
+    def idle(self) -> Color:
+        return self.state.idle
+
+    @property
+    def version(self) -> str:
+        return self.candidate.release.version
+
+    @property
+    def fallback(self) -> Color | None:
+        """The color to switch back to on a breach: the live one, if it is still running."""
+        live = self.state.live
+        return live if live is not None and self.state.slots[live].running else None
+
+    def run(self) -> Outcome:
+        """The steps in order; anything unexpected (Ctrl-C, a router that went away) is recorded
+        with what it leaves behind, then raised."""
+        try:
+            return self._steps()
+        except BaseException as error:
+            self._abort(error)
+            raise
+
+    def _steps(self) -> Outcome:
+        self.start()
+        rejection = self.ready() or self.smoke() or self.shadow()
+        if rejection:
+            return self.reject(rejection)
+        self.switch()
+        self.switched = True
+        breach = self.watch()
+        if breach and self.fallback:
+            return self.roll_back(self.fallback, breach)
+        return self.retire()
+
+    def _abort(self, error: BaseException) -> None:
+        happened = f"{type(error).__name__}: {error}".rstrip(": ")
+        if self.switched:
+            left = f"traffic is on {self.idle}; both colors may run (`greenlight deploy status`)"
+        else:
+            self.target.stop(self.idle, self.state.release(self.idle))
+            left = f"stopped {self.idle}; the live color is untouched"
+        self.audit.record("abort", "failed", f"{happened}; {left}")
+
+    def start(self) -> None:
+        if self.state.slots[self.idle].running:
+            self.target.stop(self.idle, self.state.release(self.idle))
+            self.audit.record("cleanup", "info", f"stopped {self.idle}, left running earlier")
+        self.target.start(self.idle, self.candidate.release)
+        self.audit.record("start", "ok", f"starting {self.version} on {self.idle}")
+
+    def ready(self) -> str | None:
+        target, idle = self.target, self.idle
+        probes = Probes(partial(target.available, idle), partial(target.failure, idle))
+        clock, sleep = self._timing()
+        with target.client(idle) as client:
+            refusal = self._refusal(client)
+            deadline = self.settings.readiness_deadline_s
+            check = wait_ready(client, deadline, probes, refusal, clock=clock, sleep=sleep)
+        return self._judge("ready", [check])
+
+    def _refusal(self, client: httpx.Client) -> Refusal | None:
+        answers = self.candidate.answers
+        if not answers:
+            return None  # no record known to be valid for this model: wait for the deadline
+        grace = self.settings.refusal_grace_s
+        return Refusal(client, answers[0].record, grace, self.controller.clock)
+
+    def smoke(self) -> str | None:
+        with self.target.client(self.idle) as client:
+            checks = smoke_test(client, self.version, self.candidate.answers, self.settings.smoke)
+        return self._judge("smoke", checks)
+
+    def shadow(self) -> str | None:
+        live = self.fallback
+        if self.settings.shadow.seconds <= 0 or live is None:
+            return None
+        check = shadow_compare(self.target, live, self.idle, self.settings.shadow)
+        return self._judge("shadow", [check])
+
+    def _judge(self, step: str, checks: list[Check]) -> str | None:
+        for check in checks:
+            name = step if check.name == step else f"{step}:{check.name}"
+            result = "ok" if check.passed else "failed"
+            self.audit.record(name, result, check.detail, **check.values)
+        failed = [check for check in checks if not check.passed]
+        return "; ".join(f"{check.name}: {check.detail}" for check in failed) or None
+
+    def reject(self, reason: str) -> Outcome:
+        self.target.stop(self.idle, self.state.release(self.idle))
+        kept = f"{self.state.live} keeps serving" if self.state.live else "nothing serves"
+        message = f"{self.version} was not switched to ({reason}); {kept}"
+        self.audit.record("decision", "failed", message, decision="rejected")
+        return self._outcome("rejected", message)
+
+    def switch(self) -> None:
+        self.target.switch(self.idle)
+        self.audit.record("switch", "ok", f"traffic now goes to {self.idle} ({self.version})")
+
+    def watch(self) -> str | None:
+        watch_settings = self.settings.watch
+        if self.fallback is None or watch_settings.window_s <= 0:
+            reason = "no running color to fall back to" if self.fallback is None else "window 0"
+            self.audit.record("watch", "skipped", reason)
+            return None
+        answers = self.candidate.answers
+        record = answers[0].record if answers else None
+        clock, sleep = self._timing()
+        report = watch(self.target, self.idle, record, watch_settings, clock=clock, sleep=sleep)
+        counts = f"{report.errors} errors in {report.requests} requests over {report.seconds:.1f}s"
+        result = "failed" if report.breach else "ok"
+        self.audit.record("watch", result, report.breach or counts, requests=report.requests)
+        return report.breach
+
+    def _timing(self) -> tuple[Clock, Sleep]:
+        return self.controller.clock, self.controller.sleep
+
+    def roll_back(self, live: Color, breach: str) -> Outcome:
+        self.target.switch(live)
+        message = f"traffic back on {live} ({self.audit.previous_version})"
+        self.audit.record("rollback", "ok", message)
+        self.target.stop(self.idle, self.state.release(self.idle))
+        message = f"{self.version} rolled back after the switch: {breach}"
+        self.audit.record("decision", "failed", message, decision="rolled_back")
+        return self._outcome("rolled_back", message)
+
+    def retire(self) -> Outcome:
+        live = self.state.live
+        if live is not None:
+            self.target.stop(live, self.state.release(live))
+            self.audit.record("retire", "ok", f"stopped {live} ({self.audit.previous_version})")
+        message = f"{self.version} is live on {self.idle}"
+        self.audit.record("decision", "ok", message, decision="deployed")
+        return self._outcome("deployed", message)
+
+    def _outcome(self, decision: Decision, reason: str) -> Outcome:
+        return Outcome(decision, self.version, self.audit.previous_version, self.idle, reason)

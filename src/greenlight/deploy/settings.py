@@ -1,0 +1,89 @@
+"""The `deploy:` section of params.yaml: the gates a new version must pass and the targets' knobs.
+Every field has a default, so a params file without the section deploys with sane gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from greenlight.config import DEFAULT_PARAMS, read_yaml
+from greenlight.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SmokeSettings(_Strict):
+    tolerance: float = Field(1e-4, ge=0)  # |served - recorded| probability per known answer
+    latency_budget_ms: float = Field(250.0, gt=0)  # p95 of single-record requests
+    latency_requests: int = Field(20, ge=1)
+
+
+class ShadowSettings(_Strict):
+    seconds: float = Field(0.0, ge=0)  # 0: no shadow step
+    min_agreement: float | None = Field(None, ge=0, le=1)  # None: report the rate, never block
+    max_records: int = Field(500, ge=1)
+
+
+class WatchSettings(_Strict):
+    window_s: float = Field(60.0, ge=0)  # how long the old color stays up, ready to take back
+    interval_s: float = Field(1.0, gt=0)
+    error_window_s: float = Field(3.0, gt=0)  # the error rate is taken over this recent span
+    max_error_rate: float = Field(0.05, ge=0, le=1)
+    min_requests: int = Field(10, ge=1)  # fewer requests than this in the span: no verdict
+    max_latency_ms: float = Field(1000.0, gt=0)  # median of the last 3 canary requests
+    max_canary_failures: int = Field(2, ge=1)  # consecutive failed canary requests
+
+
+class LocalSettings(_Strict):
+    proxy_port: int = Field(8080, ge=1, le=65535)
+    state_dir: Path = Path(".deploy/local")
+    keep_releases: int = Field(5, ge=2)
+    stop_grace_s: float = Field(15.0, gt=0)
+    # The command that serves one color; {python} {bundle} {port} {prediction_log} are filled in.
+    serve_command: tuple[str, ...] = (
+        "{python}", "-m", "greenlight", "serve", "--bundle", "{bundle}", "--host", "127.0.0.1",
+        "--port", "{port}", "--prediction-log", "{prediction_log}",
+    )  # fmt: skip
+
+
+class KubernetesSettings(_Strict):
+    namespace: str = "greenlight"
+    app: str = "greenlight"  # Deployments {app}-blue/-green, Services {app} and {app}-<color>
+    container: str = "service"  # the container whose image a release sets
+    replicas: int = Field(2, ge=1)
+    container_port: int = Field(3000, ge=1, le=65535)
+    request_timeout_s: float = Field(10.0, gt=0)
+
+
+class DeploySettings(_Strict):
+    readiness_deadline_s: float = Field(120.0, gt=0)
+    refusal_grace_s: float = Field(5.0, ge=0)  # up, but /predict answers 503 this long: failed
+    audit_log: Path = Path(".deploy/audit.jsonl")
+    smoke: SmokeSettings = SmokeSettings()
+    shadow: ShadowSettings = ShadowSettings()
+    watch: WatchSettings = WatchSettings()
+    local: LocalSettings = LocalSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
+
+
+def parse_settings(raw: object, source: str = "deploy") -> DeploySettings:
+    """Check the section; each problem names its dotted key, e.g. `deploy.watch.window_s`."""
+    try:
+        return DeploySettings.model_validate(raw or {})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"deploy.{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from error
+
+
+def load_settings(path: Path = DEFAULT_PARAMS) -> DeploySettings:
+    """The `deploy:` section of params.yaml; defaults where the file or the section is absent.
+    Read on its own (not through load_params) so deploying never needs the dataset schema."""
+    raw = read_yaml(path) if path.is_file() else {}
+    section = raw.get("deploy") if isinstance(raw, dict) else None
+    return parse_settings(section, source=str(path))

@@ -1,0 +1,130 @@
+"""HAProxy as the local router: one frontend on 127.0.0.1, one backend with a server per color.
+Traffic moves between colors through the runtime API (a unix socket) without a reload, so client
+keep-alive connections are never closed by a switch (an nginx reload closes idle ones; see
+`make bench-deploy`). The config file is rewritten after every change, only so that a restarted
+HAProxy comes back in the same state."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from greenlight.deploy.targets.base import COLORS, Color, Traffic, other
+from greenlight.errors import GreenlightError
+
+BACKEND = "colors"
+UNUSED_PORT = 1  # a server with no service yet points here, and is in maintenance
+SOCKET_PATH_MAX = 100  # unix socket paths are limited to ~108 bytes
+
+
+class ProxyError(GreenlightError):
+    """HAProxy refused a command or is not in the state we asked for."""
+
+
+@dataclass(frozen=True)
+class ProxyLayout:
+    listen_port: int
+    socket: Path
+    pidfile: Path
+    ports: dict[Color, int | None]
+    live: Color | None
+
+
+def render_config(layout: ProxyLayout, as_root: bool) -> str:
+    """The whole config: no reload ever re-reads it; it only seeds a (re)started HAProxy."""
+    if not layout.socket.is_absolute():  # HAProxy would read it as an address
+        raise ProxyError(f"{layout.socket}: the admin socket path must be absolute")
+    drop = ["  uid 65534", "  gid 65534"] if as_root else []  # never serve as root
+    servers = [_server_line(color, layout) for color in COLORS]
+    return "\n".join([
+        "# Written by `greenlight deploy --target local`; edits are overwritten.",
+        "global",
+        f"  stats socket {layout.socket} mode 600 level admin",
+        f"  pidfile {layout.pidfile}", *drop,
+        "defaults",
+        "  mode http",
+        "  timeout connect 2s", "  timeout client 60s", "  timeout server 60s",
+        "  timeout http-request 10s", "  timeout http-keep-alive 60s",
+        "  # a reused idle server connection closed under us: resend (the request never arrived)",
+        "  retries 3", "  retry-on conn-failure empty-response",
+        "frontend greenlight",
+        f"  bind 127.0.0.1:{layout.listen_port}",
+        f"  default_backend {BACKEND}",
+        f"backend {BACKEND}", *servers, "",
+    ])  # fmt: skip
+
+
+def _server_line(color: Color, layout: ProxyLayout) -> str:
+    port = layout.ports.get(color) or UNUSED_PORT
+    state = "" if color == layout.live else " disabled"
+    return f"  server {color} 127.0.0.1:{port}{state}"
+
+
+def check_socket_path(path: Path) -> Path:
+    if len(str(path)) > SOCKET_PATH_MAX:
+        raise ProxyError(f"{path}: too long for a unix socket; choose a shorter state_dir")
+    return path
+
+
+@dataclass(frozen=True)
+class RuntimeApi:
+    """HAProxy's runtime API over its admin socket."""
+
+    socket: Path
+    timeout_s: float = 5.0
+
+    def send(self, command: str) -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(self.timeout_s)
+            connection.connect(os.fspath(self.socket))
+            connection.sendall(command.encode() + b"\n")
+            return _read_all(connection)
+
+    def point(self, color: Color, port: int) -> None:
+        """Aim `color`'s server at a service port; it stays in maintenance until routed to."""
+        self.send(f"set server {BACKEND}/{color} addr 127.0.0.1 port {port}")
+        if self.stats()[color].get("addr") != f"127.0.0.1:{port}":
+            raise ProxyError(f"HAProxy did not take port {port} for {color}")
+
+    def route(self, color: Color) -> None:
+        """Enable `color` first, then put the other in maintenance: never a moment with neither."""
+        idle = other(color)
+        server = f"set server {BACKEND}"
+        self.send(f"{server}/{color} state ready; {server}/{idle} state maint")
+        states = {name: row["status"] for name, row in self.stats().items()}
+        if states[color] == "MAINT" or states[idle] != "MAINT":
+            raise ProxyError(f"HAProxy did not switch to {color}: server states {states}")
+
+    def stats(self) -> dict[Color, dict[str, str]]:
+        """`show stat` rows of the two color servers, by color."""
+        text = self.send(f"show stat {BACKEND} 4 -1").removeprefix("# ")
+        rows = {row["svname"]: row for row in csv.DictReader(io.StringIO(text))}
+        missing = [color for color in COLORS if color not in rows]
+        if missing:
+            raise ProxyError(f"HAProxy has no server {missing} in {BACKEND}: {text[:200]!r}")
+        return {color: rows[color] for color in COLORS}
+
+    def traffic(self, color: Color) -> Traffic:
+        return traffic_from(self.stats()[color])
+
+    def in_flight(self, color: Color) -> int:
+        return int(self.stats()[color]["scur"] or 0)
+
+
+def traffic_from(row: dict[str, str]) -> Traffic:
+    """Requests the server answered plus those that never reached it (failed connections);
+    errors: 5xx answers, failed connections and broken responses."""
+    count = {key: int(row.get(key) or 0) for key in ("req_tot", "hrsp_5xx", "econ", "eresp")}
+    errors = count["hrsp_5xx"] + count["econ"] + count["eresp"]
+    return Traffic(requests=count["req_tot"] + count["econ"], errors=errors)
+
+
+def _read_all(connection: socket.socket) -> str:
+    chunks = []
+    while chunk := connection.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")

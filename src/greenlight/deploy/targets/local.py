@@ -1,0 +1,294 @@
+"""The local target: two `greenlight serve` processes on 127.0.0.1 behind HAProxy on
+127.0.0.1:<proxy_port>. Everything lives under `state_dir`: state.json, the HAProxy config,
+socket and log, each color's service log and prediction log, and a snapshot of every bundle
+deployed (so a rollback can restart a version whose `models/bundle` has since been retrained)."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from greenlight.deploy.settings import LocalSettings
+from greenlight.deploy.targets import processes
+from greenlight.deploy.targets.base import COLORS, Color, Release, Slot, TargetState, Traffic
+from greenlight.deploy.targets.haproxy import (
+    ProxyError,
+    ProxyLayout,
+    RuntimeApi,
+    check_socket_path,
+    render_config,
+)
+from greenlight.deploy.targets.local_state import (
+    LocalState,
+    ProcessModel,
+    ReleaseModel,
+    SlotModel,
+    load_state,
+    save_state,
+)
+from greenlight.deploy.targets.logfeed import LogFeed
+from greenlight.errors import GreenlightError
+from greenlight.files import write_text
+from greenlight.manifest import MANIFEST
+
+PROXY_START_S = 10.0
+INSTALL_HINT = (
+    "haproxy is not installed (the local target routes through it): "
+    "`sudo apt-get install haproxy` on Debian/Ubuntu, `brew install haproxy` on macOS"
+)
+
+
+class LocalTargetError(GreenlightError):
+    """The local target cannot run here (no haproxy, port taken, another deploy running)."""
+
+
+def haproxy_binary() -> str:
+    # Debian installs it in /usr/sbin, which is not on a normal user's PATH
+    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise LocalTargetError(INSTALL_HINT)
+    return found
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS picks it; we release it for the service)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def open_local(settings: LocalSettings, start_proxy: bool = True) -> Iterator[LocalTarget]:
+    """The target with its lock held (one deployment at a time) and HAProxy running."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(settings.state_dir / "lock"):
+        target = LocalTarget(settings)
+        if start_proxy:
+            target.ensure_proxy()
+        yield target
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise LocalTargetError(f"another deployment is running (it holds {path})") from error
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass
+class LocalTarget:
+    settings: LocalSettings
+    name: str = "local"
+
+    @property
+    def root(self) -> Path:
+        # absolute: HAProxy reads a relative socket path as a host name, services run elsewhere
+        return self.settings.state_dir.absolute()
+
+    @property
+    def api(self) -> RuntimeApi:
+        return RuntimeApi(check_socket_path(self.root / "haproxy.sock"))
+
+    def _load(self) -> LocalState:
+        return load_state(self.root / "state.json")
+
+    def _save(self, state: LocalState) -> None:
+        save_state(self.root / "state.json", state)
+        layout = ProxyLayout(
+            listen_port=self.settings.proxy_port, socket=self.api.socket,
+            pidfile=self.root / "haproxy.pid", live=state.live,
+            ports={color: state.slots[color].port for color in COLORS},
+        )  # fmt: skip
+        write_text(self.root / "haproxy.cfg", render_config(layout, as_root=os.geteuid() == 0))
+
+    # -- the router -------------------------------------------------------------------------
+
+    def ensure_proxy(self) -> None:
+        """Start HAProxy unless ours is already running; refuse a changed proxy port."""
+        state = self._load()
+        if state.proxy and processes.alive(state.proxy.record()):
+            if state.proxy_port != self.settings.proxy_port:
+                running = f"HAProxy already listens on port {state.proxy_port}"
+                raise LocalTargetError(f"{running}; run `greenlight deploy down` first")
+            return
+        self._start_proxy(state)
+
+    def _start_proxy(self, state: LocalState) -> None:
+        binary = haproxy_binary()
+        self._save(state)
+        self.api.socket.unlink(missing_ok=True)
+        command = [binary, "-db", "-f", str(self.root / "haproxy.cfg")]
+        record = processes.spawn(command, self.root / "haproxy.log")
+        self._await_proxy(record)
+        state.proxy, state.proxy_port = ProcessModel.of(record), self.settings.proxy_port
+        self._save(state)
+
+    def _await_proxy(self, record: processes.ProcessRecord) -> None:
+        deadline = time.monotonic() + PROXY_START_S
+        while time.monotonic() < deadline and processes.alive(record):
+            try:
+                self.api.send("show info")
+                return
+            except OSError:
+                time.sleep(0.1)
+        processes.stop_group(record, grace_s=2.0)
+        log = _tail(self.root / "haproxy.log")
+        raise LocalTargetError(f"HAProxy did not start on port {self.settings.proxy_port}: {log}")
+
+    def down(self) -> None:
+        """Stop both colors and HAProxy; the releases stay recorded."""
+        state = self._load()
+        for color in COLORS:
+            self._stop_process(state.slots[color])
+        if state.proxy:
+            processes.stop_group(state.proxy.record(), self.settings.stop_grace_s)
+        state.live, state.proxy, state.proxy_port = None, None, None
+        self._save(state)
+
+    # -- the Target contract ----------------------------------------------------------------
+
+    def state(self) -> TargetState:
+        state = self._load()
+        slots = {color: self._slot(color, state.slots[color]) for color in COLORS}
+        return TargetState(live=state.live, slots=slots)
+
+    def _slot(self, color: Color, slot: SlotModel) -> Slot:
+        running = slot.process is not None and processes.alive(slot.process.record())
+        return Slot(color, slot.release.release() if slot.release else None, running)
+
+    def start(self, color: Color, release: Release) -> None:
+        state = self._load()
+        self._refuse_live(state, color, "start")
+        if self._slot(color, state.slots[color]).running:
+            raise LocalTargetError(f"{color} is already running; stop it first")
+        snapshot = self._snapshot(Path(release.source), release.version)
+        port = free_port()
+        command = self._command(snapshot, port, color)
+        record = processes.spawn(command, self.root / "logs" / f"{color}.log")
+        state.slots[color] = SlotModel(
+            release=ReleaseModel(version=release.version, source=str(snapshot)),
+            port=port, process=ProcessModel.of(record),
+        )  # fmt: skip
+        self._save(state)  # recorded before anything else can fail, so a stop finds it
+        self.api.point(color, port)
+        self._prune_releases(state)
+
+    def _command(self, bundle: Path, port: int, color: Color) -> list[str]:
+        values = {
+            "python": sys.executable, "bundle": str(bundle), "port": str(port),
+            "prediction_log": str(self.prediction_log(color)), "color": color,
+        }  # fmt: skip
+        return [part.format(**values) for part in self.settings.serve_command]
+
+    def prediction_log(self, color: Color) -> Path:
+        return self.root / "logs" / color / "predictions.jsonl"
+
+    def available(self, color: Color) -> bool:
+        return self._slot(color, self._load().slots[color]).running
+
+    def failure(self, color: Color) -> str | None:
+        slot = self._load().slots[color]
+        if slot.process is None:
+            return f"{color} was never started"
+        reason = processes.exit_reason(slot.process.record())
+        return f"{reason}; see {self.root / 'logs' / f'{color}.log'}" if reason else None
+
+    def client(self, color: Color) -> httpx.Client:
+        port = self._load().slots[color].port
+        if port is None:
+            raise LocalTargetError(f"{color} has no service")
+        return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
+
+    def traffic(self, color: Color) -> Traffic:
+        return self.api.traffic(color)
+
+    def switch(self, color: Color) -> None:
+        state = self._load()
+        self.api.route(color)
+        state.live = color
+        self._save(state)
+
+    def stop(self, color: Color, keep: Release | None) -> None:
+        state = self._load()
+        self._refuse_live(state, color, "stop")
+        self._drain(color)
+        self._stop_process(state.slots[color])
+        release = ReleaseModel(version=keep.version, source=keep.source) if keep else None
+        state.slots[color] = SlotModel(release=release)
+        self._save(state)
+
+    def feed(self, color: Color) -> LogFeed:
+        return LogFeed(self.prediction_log(color))
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _refuse_live(state: LocalState, color: Color, action: str) -> None:
+        if state.live == color and state.slots[color].process is not None:
+            raise LocalTargetError(f"refusing to {action} {color}: it is the live color")
+
+    def _drain(self, color: Color) -> None:
+        """Wait (bounded) for requests still in flight on `color` to finish before stopping it."""
+        deadline = time.monotonic() + self.settings.stop_grace_s
+        try:
+            while self.api.in_flight(color) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        except (OSError, ProxyError):
+            return  # no router to ask: the service's own graceful shutdown still finishes them
+
+    def _stop_process(self, slot: SlotModel) -> None:
+        if slot.process is not None:
+            processes.stop_group(slot.process.record(), self.settings.stop_grace_s)
+
+    def _snapshot(self, bundle: Path, version: str) -> Path:
+        """A private copy of the bundle under releases/, named by version and manifest hash."""
+        releases = self.root / "releases"
+        if bundle.resolve().parent == releases.resolve():
+            return bundle
+        manifest = bundle / MANIFEST
+        if not manifest.is_file():
+            raise LocalTargetError(f"{bundle}: not a model bundle (no {MANIFEST})")
+        digest = hashlib.sha256(manifest.read_bytes()).hexdigest()[:12]
+        target = releases / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', version)}-{digest}"
+        if not target.is_dir():
+            _copy_tree(bundle, target)
+        return target
+
+    def _prune_releases(self, state: LocalState) -> None:
+        in_use = {Path(slot.release.source).name for slot in state.slots.values() if slot.release}
+        snapshots = sorted((self.root / "releases").iterdir(), key=lambda p: p.stat().st_mtime)
+        spare = [path for path in snapshots if path.name not in in_use and path.is_dir()]
+        for path in spare[: max(0, len(snapshots) - self.settings.keep_releases)]:
+            shutil.rmtree(path)
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    """Copy to a temporary sibling and rename, so a half-copied snapshot is never used."""
+    temporary = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(temporary, ignore_errors=True)
+    shutil.copytree(source, temporary)
+    temporary.rename(target)
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    if not path.is_file():
+        return "(no log)"
+    return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
