@@ -1,0 +1,230 @@
+"""`make bench-serve`: start the real service on a free 127.0.0.1 port, run bounded load against
+it (fixed request count and a time cap per scenario, keep-alive connections), measure the
+in-process floor in the same run, and write reports/serving_bench.json."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from greenlight.artifacts import load_bundle
+from greenlight.files import write_json
+from greenlight.paths import BUNDLE, REPORTS
+from greenlight.serving.predictor import Predictor
+from greenlight.serving.server import RunningServer
+from greenlight.serving.settings import resolve
+
+OUTPUT = REPORTS / "serving_bench.json"
+TARGETS = {"p50_ratio_max": 3.0, "c8_requests_per_s_min": 200.0, "errors_max": 0}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    concurrency: int
+    records_per_request: int
+    max_requests: int
+    max_seconds: float
+
+
+SCENARIOS = (
+    Scenario("single_c1", 1, 1, 2000, 20.0),
+    Scenario("single_c8", 8, 1, 4000, 20.0),
+    Scenario("single_c32", 32, 1, 4000, 20.0),
+    Scenario("batch100_c1", 1, 100, 300, 20.0),
+)
+
+
+@dataclass
+class Tally:
+    latencies: list[float]
+    errors: int = 0
+    issued: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+
+    def error(self, kind: str) -> None:
+        self.errors += 1
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+
+
+def percentile_ms(values: Sequence[float], q: float) -> float:
+    return round(float(np.percentile(np.asarray(values), q)) * 1000, 3) if values else float("nan")
+
+
+def summarize(scenario: Scenario, tally: Tally, seconds: float) -> dict[str, Any]:
+    done = len(tally.latencies)
+    return {
+        **asdict(scenario),
+        "requests": done,
+        "errors": tally.errors,
+        "error_kinds": tally.error_kinds,
+        "seconds": round(seconds, 3),
+        "requests_per_s": round(done / seconds, 1),
+        "records_per_s": round(done * scenario.records_per_request / seconds, 1),
+        "p50_ms": percentile_ms(tally.latencies, 50),
+        "p95_ms": percentile_ms(tally.latencies, 95),
+        "p99_ms": percentile_ms(tally.latencies, 99),
+    }
+
+
+async def _one_client(base_url: str, body: bytes, tally: Tally, stop: Callable) -> None:
+    """One keep-alive connection sending requests back to back. Each client has its own
+    connection pool: one shared pool costs the load generator more CPU per request as
+    connections are added (httpx scans its pool), which on 2 cores would starve the server."""
+    headers = {"content-type": "application/json"}
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0) as client:
+        while not stop():
+            tally.issued += 1
+            started = time.perf_counter()
+            try:
+                response = await client.post("/predict", content=body, headers=headers)
+            except httpx.HTTPError as error:
+                tally.error(f"{type(error).__name__}: {error}"[:200])
+                continue
+            if response.status_code == 200:
+                tally.latencies.append(time.perf_counter() - started)
+            else:
+                tally.error(f"HTTP {response.status_code}")
+
+
+async def run_scenario(base_url: str, scenario: Scenario, body: bytes) -> dict[str, Any]:
+    """`concurrency` keep-alive clients until max_requests were issued or max_seconds passed."""
+    tally = Tally(latencies=[])
+    started = time.perf_counter()
+    deadline = started + scenario.max_seconds
+
+    def stop() -> bool:
+        return tally.issued >= scenario.max_requests or time.perf_counter() >= deadline
+
+    clients = [_one_client(base_url, body, tally, stop) for _ in range(scenario.concurrency)]
+    await asyncio.gather(*clients)
+    return summarize(scenario, tally, time.perf_counter() - started)
+
+
+def request_body(records: list[dict[str, Any]], count: int) -> bytes:
+    chosen = [records[index % len(records)] for index in range(count)]
+    return json.dumps({"records": chosen}).encode()
+
+
+def median_seconds(call: Callable[[], object], repeats: int = 500, within: float = 15.0) -> float:
+    """Median wall time of `call` over `repeats` runs, or as many as fit in `within` seconds."""
+    call()
+    timings: list[float] = []
+    deadline = time.perf_counter() + within
+    while len(timings) < repeats and time.perf_counter() < deadline:
+        started = time.perf_counter()
+        call()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def in_process_floor(bundle_dir: Path) -> dict[str, float]:
+    """One record, in this process, with one OpenMP thread like the service: the bundle's own
+    path (pandas + fitted preprocessor + model) and the service's (fast encoder + model)."""
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    bundle = load_bundle(bundle_dir)
+    predictor = Predictor.for_bundle(bundle)
+    record = bundle.manifest["known_answers"][0]["record"]
+    with threadpool_limits(limits=1):
+        bundle_path = median_seconds(lambda: bundle.predict_proba(pd.DataFrame([record])))
+        served_path = median_seconds(lambda: predictor.probabilities([record]))
+    return {
+        "bundle_predict_proba_p50_ms": round(bundle_path * 1000, 3),
+        "service_path_p50_ms": round(served_path * 1000, 3),
+    }
+
+
+async def run_load(base_url: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    await run_scenario(base_url, Scenario("warm_up", 4, 1, 200, 10.0), request_body(records, 1))
+    return [
+        await run_scenario(base_url, scenario, request_body(records, scenario.records_per_request))
+        for scenario in SCENARIOS
+    ]
+
+
+def verdict(results: list[dict[str, Any]], floor: dict[str, float]) -> dict[str, Any]:
+    """The targets: single-record p50 against the bundle.predict_proba floor, c8 throughput,
+    errors; plus, for the record, p50 against the service's own in-process path."""
+    by_name = {result["name"]: result for result in results}
+    served_p50 = by_name["single_c1"]["p50_ms"]
+    ratio = served_p50 / floor["bundle_predict_proba_p50_ms"]
+    errors = sum(result["errors"] for result in results)
+    c8 = by_name["single_c8"]["requests_per_s"]
+    return {
+        "served_p50_over_floor_p50": round(ratio, 3),
+        "served_p50_over_service_path_p50": round(served_p50 / floor["service_path_p50_ms"], 3),
+        "errors": errors,
+        "passed": {
+            "p50_ratio": ratio <= TARGETS["p50_ratio_max"],
+            "c8_requests_per_s": c8 >= TARGETS["c8_requests_per_s_min"],
+            "errors": errors <= TARGETS["errors_max"],
+        },
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def run(bundle_dir: Path = BUNDLE, output: Path = OUTPUT) -> dict[str, Any]:
+    floor = in_process_floor(bundle_dir)
+    records = [answer["record"] for answer in load_bundle(bundle_dir).manifest["known_answers"]]
+    with tempfile.TemporaryDirectory(prefix="greenlight-bench-") as scratch:
+        log = Path(scratch) / "predictions.jsonl"
+        with RunningServer.start(bundle_dir, log) as server:
+            results = asyncio.run(run_load(server.base_url, records))
+    serving = resolve(overrides={"bundle": bundle_dir}).model_dump(mode="json")
+    report = {
+        "machine": machine(),
+        "serving": {key: value for key, value in serving.items() if key != "prediction_log"},
+        "floor": floor,
+        "scenarios": results,
+        "targets": TARGETS,
+        **verdict(results, floor),
+    }
+    write_json(output, report)
+    return report
+
+
+def main() -> None:
+    report = run()
+    for result in report["scenarios"]:
+        print(
+            f"{result['name']:<12} {result['requests']:>6} req {result['errors']} err  "
+            f"p50 {result['p50_ms']:.2f} p95 {result['p95_ms']:.2f} p99 {result['p99_ms']:.2f} ms  "
+            f"{result['requests_per_s']:.0f} req/s {result['records_per_s']:.0f} rec/s"
+        )
+    floor = report["floor"]
+    print(
+        f"in-process floor p50: {floor['bundle_predict_proba_p50_ms']:.2f} ms "
+        f"(bundle.predict_proba), {floor['service_path_p50_ms']:.2f} ms (service path)"
+    )
+    ratio = report["served_p50_over_floor_p50"]
+    own_path = report["served_p50_over_service_path_p50"]
+    print(f"served p50 / in-process p50 = {ratio:.2f} (vs the service path: {own_path:.2f})")
+    print(f"targets met: {report['passed']}")
+    print(f"written to {OUTPUT}")
+
+
+if __name__ == "__main__":
+    main()

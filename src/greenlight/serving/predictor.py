@@ -1,0 +1,74 @@
+"""From validated records to labelled predictions, through the bundle's preprocessing and model.
+A fresh Predictor proves itself before serving: its encoder must match the fitted preprocessor,
+and it must reproduce the known answers recorded at training time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from greenlight.artifacts import Bundle
+from greenlight.errors import ArtifactError
+from greenlight.serving.encoder import RowEncoder, compile_encoder, matches_preprocessor
+
+logger = logging.getLogger(__name__)
+
+# Known answers were computed by the same model at training time; anything but float noise means
+# the service does not run the model the manifest describes.
+KNOWN_ANSWER_TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class Predictor:
+    bundle: Bundle
+    encoder: RowEncoder | None  # None: every batch goes through the fitted preprocessor
+
+    @classmethod
+    def for_bundle(cls, bundle: Bundle) -> Predictor:
+        encoder = compile_encoder(bundle.preprocessor)
+        if encoder is not None and not matches_preprocessor(
+            encoder, bundle.preprocessor, bundle.spec, bundle.features
+        ):
+            logger.warning("fast encoder differs from the preprocessor; using the preprocessor")
+            encoder = None
+        if encoder is None:
+            logger.info("serving through the fitted preprocessor (no fast encoder for it)")
+        return cls(bundle, encoder)
+
+    def probabilities(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+        """Positive-class probability per record (a dict of input columns, validated)."""
+        if self.encoder is None:
+            return self.bundle.predict_proba(pd.DataFrame(list(rows)))
+        return self.bundle.estimator.predict_proba(self.encoder.encode(rows))
+
+    def labels(self, probabilities: Sequence[float]) -> list[str]:
+        """The positive label where the probability reaches the bundle's threshold."""
+        target, threshold = self.bundle.spec.target, self.bundle.threshold
+        return [
+            target.positive if probability >= threshold else target.negative
+            for probability in probabilities
+        ]
+
+
+def check_known_answers(predictor: Predictor) -> int:
+    """Predict every known-answer record of the manifest; raise ArtifactError on a mismatch.
+    Returns how many were checked (the warm-up that readiness waits for)."""
+    answers = predictor.bundle.manifest.get("known_answers") or []
+    if not answers:
+        raise ArtifactError("the bundle manifest has no known_answers to warm up with")
+    records = [answer["record"] for answer in answers]
+    expected = np.array([answer["probability"] for answer in answers], dtype=np.float64)
+    actual = predictor.probabilities(records)
+    wrong = np.flatnonzero(np.abs(actual - expected) > KNOWN_ANSWER_TOLERANCE)
+    if wrong.size:
+        first = int(wrong[0])
+        raise ArtifactError(
+            f"known answer {first}: probability {actual[first]:.6f} differs from the "
+            f"{expected[first]:.6f} recorded at training ({wrong.size} of {len(answers)} differ)"
+        )
+    return len(answers)

@@ -1,0 +1,137 @@
+"""Run `greenlight serve` as a child process on a free 127.0.0.1 port, for benchmarks, tests and
+demos: wait until /readyz answers 200, and stop it (SIGTERM, then SIGKILL of its own process
+group only if it does not exit in time)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from greenlight.config import DEFAULT_PARAMS
+from greenlight.errors import GreenlightError
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A port the kernel just handed out on 127.0.0.1 (closed again for the server to take)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+class ServerError(GreenlightError, RuntimeError):
+    """The service did not start, did not become ready in time, or exited."""
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    output: Path  # the server's stdout and stderr
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @classmethod
+    @contextmanager
+    def start(
+        cls,
+        bundle: Path,
+        prediction_log: Path,
+        params: Path = DEFAULT_PARAMS,
+        environment: Mapping[str, str] | None = None,
+        ready_within: float | None = 120.0,
+    ) -> Iterator[RunningServer]:
+        """`greenlight serve` of `bundle` until the block ends; waits for readiness unless
+        ready_within is None."""
+        options = {"--bundle": bundle, "--prediction-log": prediction_log, "--params": params}
+        arguments = [str(part) for pair in options.items() for part in pair]
+
+        def command(port: int) -> list[str]:
+            serve = [sys.executable, "-m", "greenlight", "serve", "--host", HOST]
+            return [*serve, "--port", str(port), *arguments]
+
+        with cls.run(command, environment, ready_within) as server:
+            server.settings = {key: str(value) for key, value in options.items()}
+            yield server
+
+    @classmethod
+    @contextmanager
+    def run(
+        cls,
+        command: Callable[[int], list[str]],
+        environment: Mapping[str, str] | None = None,
+        ready_within: float | None = 120.0,
+    ) -> Iterator[RunningServer]:
+        """Any server command line (given the port to use), stopped when the block ends."""
+        with tempfile.TemporaryDirectory(prefix="greenlight-serve-") as scratch:
+            server = cls.launch(command, environment, Path(scratch) / "server.log")
+            try:
+                if ready_within is not None:
+                    server.wait_ready(ready_within)
+                yield server
+            finally:
+                server.stop()
+
+    @classmethod
+    def launch(
+        cls,
+        command: Callable[[int], list[str]],
+        environment: Mapping[str, str] | None,
+        output: Path,
+    ) -> RunningServer:
+        port = free_port()
+        with output.open("wb") as sink:
+            process = subprocess.Popen(
+                command(port),
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(environment or {})},
+                start_new_session=True,  # its own process group: stop() never reaches others
+            )
+        return cls(process=process, port=port, output=output)
+
+    def log_text(self) -> str:
+        return self.output.read_text(errors="replace") if self.output.exists() else ""
+
+    def status(self, path: str) -> int | None:
+        """The HTTP status of GET `path`, or None while nothing answers."""
+        try:
+            return httpx.get(f"{self.base_url}{path}", timeout=2.0).status_code
+        except httpx.TransportError:
+            return None
+
+    def wait_ready(self, within: float) -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerError(f"server exited ({self.process.returncode}):\n{self.log_text()}")
+            if self.status("/readyz") == 200:
+                return
+            time.sleep(0.2)
+        raise ServerError(f"server not ready within {within:.0f} s:\n{self.log_text()}")
+
+    def stop(self, within: float = 30.0) -> int:
+        """SIGTERM and wait; SIGKILL to the server's own process group if it hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(within)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(within)
+        return int(self.process.returncode)

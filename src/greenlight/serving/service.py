@@ -1,0 +1,106 @@
+"""The BentoML service. `greenlight serve` runs it; the settings (bundle, log path, limits) come
+from GREENLIGHT_* environment variables (serving/settings.py).
+
+The request model is built at import time from the bundle's manifest (cheap: no model loaded);
+the model itself is loaded and warmed up in the worker. A bundle that fails its hash check or its
+known answers leaves the service alive but never ready, with one log line naming the problem."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections import Counter
+from typing import Any
+
+# One thread per prediction: OpenMP's thread team costs more than it saves on small batches,
+# and spins against the request threads on a busy machine. Set before scikit-learn loads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import bentoml
+from starlette.responses import JSONResponse
+
+from greenlight.errors import GreenlightError
+from greenlight.manifest import read_manifest
+from greenlight.serving.batcher import Coalescer
+from greenlight.serving.engine import Engine
+from greenlight.serving.guard import RequestGuard
+from greenlight.serving.logs import quiet_client_errors
+from greenlight.serving.schema import PredictResponse, request_schema
+from greenlight.serving.settings import from_environment
+from greenlight.spec import DatasetSpec
+
+logger = logging.getLogger("greenlight.serving")
+# BentoML's server logging passes the root logger's WARNING and up; our startup facts are INFO.
+logging.getLogger("greenlight").setLevel(logging.INFO)
+quiet_client_errors()
+
+SETTINGS = from_environment()
+MANIFEST = read_manifest(SETTINGS.bundle)
+SCHEMA = request_schema(
+    DatasetSpec.model_validate(MANIFEST["dataset"]), MANIFEST["features"], SETTINGS.max_batch
+)
+
+PREDICTIONS = bentoml.metrics.Counter(
+    name="greenlight_predictions",
+    documentation="Predicted records by predicted label and model version",
+    labelnames=["label", "model_version"],
+)
+
+
+def count_predictions(response: PredictResponse) -> None:
+    labels = Counter(prediction.label for prediction in response.predictions)
+    for label, count in labels.items():
+        PREDICTIONS.labels(label=label, model_version=response.model_version).inc(count)
+
+
+@bentoml.service(
+    name="greenlight",
+    workers=SETTINGS.workers,
+    threads=1,
+    traffic={"timeout": 30},
+    logging={"access": {"enabled": SETTINGS.access_log}},
+)
+class Greenlight:
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.failure = ""
+        try:
+            self.engine = Engine.start(SETTINGS)
+        except GreenlightError as error:
+            self.failure = str(error)
+            logger.error("NOT READY, refusing to serve model bundle %s: %s", SETTINGS.bundle, error)
+        self.coalescer = (
+            Coalescer(self.engine.predict_many, max_rows=SETTINGS.max_batch)
+            if self.engine is not None and SETTINGS.coalesce
+            else None
+        )
+
+    def __is_ready__(self) -> bool:
+        return self.engine is not None
+
+    @bentoml.api(route="/predict", input_spec=SCHEMA.request, output_spec=PredictResponse)
+    async def predict(self, records: list[Any], ctx: bentoml.Context) -> PredictResponse:
+        """Label and positive-class probability per record, in input order."""
+        if self.engine is None:
+            ctx.response.status_code = 503
+            return JSONResponse({"error": f"not ready: {self.failure}"})  # type: ignore[return-value]
+        request_id = uuid.uuid4().hex
+        ctx.response.headers["X-Request-ID"] = request_id  # the log lines' request_id
+        rows = [SCHEMA.as_dict(record) for record in records]
+        if self.coalescer is None:
+            response = self.engine.predict(rows, request_id)
+        else:
+            response = await self.coalescer.submit((rows, request_id), len(rows))
+        count_predictions(response)
+        return response
+
+    @bentoml.on_shutdown
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+
+
+Greenlight.add_asgi_middleware(
+    RequestGuard, path="/predict", max_body_bytes=SETTINGS.max_body_bytes
+)

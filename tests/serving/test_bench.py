@@ -1,0 +1,90 @@
+"""The serving benchmark's load loop stops by itself (request count or time cap) and counts what
+went wrong; its verdict compares against the targets."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from greenlight.serving.bench import Scenario, Tally, run_scenario, summarize, verdict
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the service
+    status = 200
+    delay = 0.0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        threading.Event().wait(self.delay)
+        body = b'{"predictions": []}'
+        self.send_response(self.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def stub() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        Handler.status, Handler.delay = 200, 0.0
+
+
+def test_load_stops_after_the_request_count(stub: str) -> None:
+    result = asyncio.run(run_scenario(stub, Scenario("s", 4, 1, 40, 30.0), b"{}"))
+    assert result["requests"] == 40
+    assert result["errors"] == 0
+    assert result["requests_per_s"] > 0
+    assert result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
+
+
+def test_load_stops_at_the_time_cap(stub: str) -> None:
+    Handler.delay = 0.05
+    result = asyncio.run(run_scenario(stub, Scenario("s", 2, 1, 10_000, 0.5), b"{}"))
+    assert 0 < result["requests"] < 100
+    assert result["seconds"] < 2.0
+
+
+def test_non_200_answers_are_errors_by_kind(stub: str) -> None:
+    Handler.status = 503
+    result = asyncio.run(run_scenario(stub, Scenario("s", 2, 1, 10, 30.0), b"{}"))
+    assert result["requests"] == 0
+    assert result["errors"] == 10
+    assert result["error_kinds"] == {"HTTP 503": 10}
+
+
+def test_refused_connections_are_errors_not_crashes() -> None:
+    result = asyncio.run(run_scenario("http://127.0.0.1:9", Scenario("s", 1, 1, 3, 10.0), b"{}"))
+    assert result["errors"] == 3
+    assert all(kind.startswith("ConnectError") for kind in result["error_kinds"])
+
+
+def fake(name: str, p50: float, requests_per_s: float, errors: int = 0) -> dict:
+    scenario = Scenario(name, 1, 1, 1, 1.0)
+    result = summarize(scenario, Tally(latencies=[p50 / 1000] * 3), 1.0)
+    return {**result, "requests_per_s": requests_per_s, "errors": errors}
+
+
+def test_verdict_applies_the_targets() -> None:
+    floor = {"bundle_predict_proba_p50_ms": 10.0, "service_path_p50_ms": 1.0}
+    good = verdict([fake("single_c1", 5.0, 100), fake("single_c8", 20.0, 250)], floor)
+    assert good["served_p50_over_floor_p50"] == 0.5
+    assert good["served_p50_over_service_path_p50"] == 5.0
+    assert all(good["passed"].values())
+    bad = verdict([fake("single_c1", 31.0, 100), fake("single_c8", 20.0, 199, errors=1)], floor)
+    assert bad["passed"] == {"p50_ratio": False, "c8_requests_per_s": False, "errors": False}
