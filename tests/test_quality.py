@@ -12,7 +12,11 @@ from greenlight.config import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = load_params(ROOT / "params.yaml")
-BANDS = {"hgb": (0.870, 0.885, 0.925), "logreg": (0.840, 0.885, 0.890), "mlp": (0.850, 0.885, 0.900)}
+BANDS = {
+    "hgb": (0.870, 0.885, 0.925),
+    "logreg": (0.840, 0.885, 0.890),
+    "mlp": (0.850, 0.885, 0.900),
+}
 
 
 @pytest.mark.skipif(PARAMS.dataset.name != "adult", reason="bands are for the UCI Adult example")

@@ -1,7 +1,8 @@
 """`greenlight <command>`: one command per pipeline stage (what dvc.yaml calls) plus the tools
 around it. Commands import their stage lazily so `greenlight gate` does not pay for torch.
 
-Exit codes: 0 success, 1 a policy said no (gate failed), 2 bad input (config, data, model file)."""
+Exit codes: 0 success, 1 a policy said no (gate failed), 2 bad input (config, data, model file),
+3 drift found (`greenlight drift`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from typing import Annotated, Any
 import typer
 
 from greenlight.config import DEFAULT_PARAMS, Params, load_params
+from greenlight.deploy import commands as deploy_commands
 from greenlight.errors import GreenlightError
+from greenlight.monitor import commands as monitor_commands
+from greenlight.serving import commands as serving_commands
 
 EXIT_POLICY = 1
 EXIT_BAD_INPUT = 2
@@ -103,6 +107,30 @@ def gate(params: ParamsOption = DEFAULT_PARAMS) -> None:
         typer.echo(f"gate FAILED: {'; '.join(check.describe() for check in failed)}", err=True)
         raise typer.Exit(EXIT_POLICY)
     typer.echo(f"gate passed: {len(checks)} checks")
+
+
+@app.command()
+def report(
+    base: Annotated[str, typer.Option(help="Git ref to compare with: the PR's base.")] = (
+        "origin/main"
+    ),
+    output: Annotated[Path, typer.Option(help="Where to write the comment.")] = Path(
+        "reports/pr_comment.md"
+    ),
+    params: ParamsOption = DEFAULT_PARAMS,
+) -> None:
+    """Write the pull-request comment: gate verdict, metrics, params and fairness vs the base."""
+    from greenlight import report as pr_report  # noqa: PLC0415
+
+    markdown = pr_report.run(_params(params), base, params_path=params, output=output)
+    typer.echo(f"{output} written: {markdown.splitlines()[0].lstrip('# ')}")
+
+
+app.command()(serving_commands.serve)
+app.command()(serving_commands.bento)
+app.command()(serving_commands.containerize)
+app.add_typer(monitor_commands.app)  # drift, drift-fetch, drift-issue
+app.add_typer(deploy_commands.app, name="deploy")  # deploy, status, rollback, summary, down
 
 
 def main() -> None:

@@ -67,11 +67,11 @@ def describe_failures(
     cases = _root_causes(cases.assign(column=cases["column"].fillna(cases["schema_context"])))
     problems = []
     for (column, check_name), group in cases.groupby(["column", "check"], sort=True):
-        examples = group.head(EXAMPLES_PER_CHECK)
+        examples = group.head(EXAMPLES_PER_CHECK).to_dict("records")
         problems.append({
             "file": source, "column": str(column), "check": _short(str(check_name)),
             "count": len(group),
-            "examples": [_example(case, column in sensitive) for case in examples.to_dict("records")],
+            "examples": [_example(case, column in sensitive) for case in examples],
         })  # fmt: skip
     return problems
 
