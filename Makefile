@@ -208,10 +208,10 @@ deploy-down: setup ## Stop the local target: both services and HAProxy
 	$(BIN)/greenlight deploy down
 
 .PHONY: deploy-image
-deploy-image: setup ## CI: dvc pull the model, bentoml build, bentoml containerize -> $(IMAGE_NAME):$(IMAGE_TAG)
+deploy-image: setup ## CI: dvc pull the model, build its bento (make bento), containerize -> $(IMAGE_NAME):$(IMAGE_TAG)
 	$(BIN)/dvc pull models/bundle
-	BENTOML_HOME=$(CURDIR)/.bentoml $(BIN)/bentoml build -f deploy/bentofile.yaml --version $(IMAGE_TAG) .
-	BENTOML_HOME=$(CURDIR)/.bentoml $(BIN)/bentoml containerize greenlight:$(IMAGE_TAG) --image-tag $(IMAGE_NAME):$(IMAGE_TAG)
+	$(BIN)/greenlight bento
+	$(BIN)/greenlight containerize --engine docker --image-tag $(IMAGE_NAME):$(IMAGE_TAG)
 
 .PHONY: deploy-push
 deploy-push: ## CI: push the image to GHCR (REGISTRY_TOKEN), write its digest reference to $GITHUB_OUTPUT
@@ -243,8 +243,8 @@ bench-pipeline: pull ## Time the full pipeline, a no-op repro and `dvc version`
 
 ##@ Housekeeping
 .PHONY: clean
-clean: ## Remove pipeline outputs (the DVC cache and .venv stay)
-	rm -rf artifacts reports/*.json reports/plots reports/figures models/bundle
+clean: ## Remove the DVC-cached pipeline outputs (committed metrics, the DVC cache and .venv stay)
+	rm -rf artifacts models/bundle reports/figures reports/fairness reports/model_card.md reports/provenance.json build
 
 .PHONY: help
 help: ## List the targets

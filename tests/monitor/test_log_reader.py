@@ -61,6 +61,13 @@ def test_reads_the_log_and_its_rotated_files_but_not_the_lock(tmp_path):
     assert frame[WHERE].iloc[1] == f"{log}:3"  # the blank line 2 is skipped, not renumbered
 
 
+def test_a_final_line_still_being_written_is_left_for_the_next_read(tmp_path):
+    log = write(tmp_path / "predictions.jsonl", record(), record(request_id="cd"))
+    with log.open("a") as stream:
+        stream.write(json.dumps(record(request_id="ef"))[:40])  # no newline yet
+    assert len(read_log(log, FEATURES)) == 2
+
+
 def test_a_missing_log_says_where_it_looked_and_how_to_fetch_it(tmp_path):
     with pytest.raises(
         MissingLogError, match=r"no prediction log at .*predictions\.jsonl.*drift-fetch"

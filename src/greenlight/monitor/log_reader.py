@@ -64,6 +64,8 @@ def read_log(path: Path, features: Sequence[str]) -> pd.DataFrame:
 def _file_rows(file: Path, features: frozenset[str]) -> Iterator[dict[str, Any]]:
     with file.open(encoding="utf-8") as lines:
         for number, text in enumerate(lines, start=1):
+            if not text.endswith("\n"):
+                return  # the live file's last line, still being written (docs/prediction-log.md)
             if text.strip():
                 yield parse_line(text, f"{file}:{number}", features)
 

@@ -176,7 +176,9 @@ def engine_problem(engine: str) -> str | None:
     return f"not usable: {reason}"
 
 
-def containerize(tag: str, engine: str) -> str:
-    """`bentoml containerize` the bento with `engine`; returns the image tag."""
-    _check(_bentoml("containerize", tag, "--backend", engine, "--image-tag", tag), "containerize")
-    return tag
+def containerize(tag: str, engine: str, image_tag: str | None = None) -> str:
+    """`bentoml containerize` the bento with `engine`; returns the image tag (default: the
+    bento's own tag; the deploy workflow passes ghcr.io/<owner>/<repo>:<commit>)."""
+    image = image_tag or tag
+    _check(_bentoml("containerize", tag, "--backend", engine, "--image-tag", image), "containerize")
+    return image

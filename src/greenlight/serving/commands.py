@@ -51,12 +51,15 @@ def containerize(
     engine: Annotated[
         str | None, typer.Option(help="docker or podman (default: the first that runs).")
     ] = None,
+    image_tag: Annotated[
+        str | None, typer.Option(help="Image name:tag (default: the bento's tag).")
+    ] = None,
 ) -> None:
-    """Build the OCI image greenlight-service:<model version> from its bento."""
+    """Build the OCI image of the bento greenlight-service:<model version>."""
     from greenlight.manifest import read_manifest  # noqa: PLC0415
     from greenlight.serving import bento as packaging  # noqa: PLC0415
 
     version = packaging.bento_version(str(read_manifest(bundle)["model_version"]))
     tag = f"{packaging.BENTO_NAME}:{version}"
     chosen = packaging.find_engine(tag, engine)
-    typer.echo(f"image {packaging.containerize(tag, chosen)} built with {chosen}")
+    typer.echo(f"image {packaging.containerize(tag, chosen, image_tag)} built with {chosen}")
