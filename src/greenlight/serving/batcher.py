@@ -6,8 +6,9 @@ costs alone. A request joins the open batch (or opens one, whose task first yiel
 loop so that requests already received can join), then awaits that batch's one call (at most
 `max_rows`, always at least one request) and takes its share. An error of the call reaches every
 request of that call through the shared task, with no catch-all. With one request at a time
-nothing waits: the call runs on the next loop iteration. Unlike BentoML's adaptive batching there is no waiting window to tune and the response
-keeps its shape (one body per request, model version included)."""
+nothing waits: the call runs on the next loop iteration. Unlike BentoML's adaptive batching there
+is no waiting window to tune and the response keeps its shape (one body per request, model
+version included)."""
 
 from __future__ import annotations
 
