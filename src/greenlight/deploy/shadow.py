@@ -17,9 +17,9 @@ import httpx
 from greenlight.deploy.settings import ShadowSettings
 from greenlight.deploy.smoke import Check, PredictError, Sleep, predict
 from greenlight.deploy.targets.base import Color, Target
+from greenlight.logformat import LOG_FORMAT
 
 BATCH = 100
-LOG_FORMAT = 1
 
 
 @dataclass(frozen=True)

@@ -20,17 +20,10 @@ from typing import Any
 
 import pandas as pd
 
+from greenlight.logformat import FIELDS, LOG_FORMAT
 from greenlight.monitor.errors import LogFormatError, MissingLogError, SchemaMismatchError
 
-LOG_FORMAT = 1
-REQUIRED_FIELDS = (
-    "log_format",
-    "timestamp",
-    "request_id",
-    "model_version",
-    "features",
-    "prediction",
-)
+REQUIRED_FIELDS = FIELDS
 # Columns the reader adds beside the features; dunder names cannot clash with a dataset column.
 TIMESTAMP = "__timestamp__"
 VERSION = "__model_version__"

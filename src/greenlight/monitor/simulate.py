@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from greenlight.artifacts import Bundle
-from greenlight.monitor.log_reader import LOG_FORMAT
+from greenlight.logformat import LOG_FORMAT
 
 
 def log_lines(

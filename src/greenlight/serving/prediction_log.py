@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from greenlight.logformat import LOG_FORMAT
 from greenlight.spec import DatasetSpec
 
-LOG_FORMAT = 1
 logger = logging.getLogger(__name__)
 
 
