@@ -21,7 +21,8 @@ from greenlight.deploy.audit import AuditEntry, read_entries
 from greenlight.deploy.controller import Controller, Outcome
 from greenlight.deploy.runner import bundle_candidate
 from greenlight.deploy.settings import DeploySettings, LocalSettings, SmokeSettings, WatchSettings
-from greenlight.deploy.targets.local import free_port, open_local
+from greenlight.deploy.targets.local import open_local
+from greenlight.localnet import free_port
 
 HERE = Path(__file__).parent
 STUB = HERE / "stub_service.py"

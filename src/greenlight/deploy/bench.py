@@ -35,8 +35,10 @@ from greenlight.deploy.settings import DeploySettings, LocalSettings, WatchSetti
 from greenlight.deploy.targets import processes
 from greenlight.deploy.targets.base import COLORS, Color, other
 from greenlight.deploy.targets.haproxy import ProxyLayout, RuntimeApi, render_config
-from greenlight.deploy.targets.local import free_port, haproxy_binary, open_local
+from greenlight.deploy.targets.local import haproxy_binary, open_local
 from greenlight.files import write_json
+from greenlight.localnet import free_port
+from greenlight.manifest import read_manifest
 from greenlight.paths import BUNDLE, REPORTS
 
 RATE, CLIENTS = 50.0, 4  # requests/s through the proxy, keep-alive clients
@@ -55,7 +57,7 @@ def versioned_bundle(source: Path, root: Path, version: str) -> Path:
 
 
 def first_record(bundle: Path) -> dict[str, Any]:
-    return dict(json.loads((bundle / "manifest.json").read_text())["known_answers"][0]["record"])
+    return dict(read_manifest(bundle)["known_answers"][0]["record"])
 
 
 @contextmanager

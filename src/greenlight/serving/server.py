@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,15 +19,7 @@ import httpx
 
 from greenlight.config import DEFAULT_PARAMS
 from greenlight.errors import GreenlightError
-
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A port the kernel just handed out on 127.0.0.1 (closed again for the server to take)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
+from greenlight.localnet import HOST, free_port
 
 
 class ServerError(GreenlightError, RuntimeError):

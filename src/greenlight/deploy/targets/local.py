@@ -6,11 +6,9 @@ deployed (so a rollback can restart a version whose `models/bundle` has since be
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import re
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -40,7 +38,8 @@ from greenlight.deploy.targets.local_state import (
 )
 from greenlight.deploy.targets.logfeed import LogFeed
 from greenlight.errors import GreenlightError
-from greenlight.files import write_text
+from greenlight.files import sha256_file, write_text
+from greenlight.localnet import free_port
 from greenlight.manifest import MANIFEST
 
 PROXY_START_S = 10.0
@@ -60,13 +59,6 @@ def haproxy_binary() -> str:
     if found is None:
         raise LocalTargetError(INSTALL_HINT)
     return found
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the OS picks it; we release it for the service)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -266,7 +258,7 @@ class LocalTarget:
         manifest = bundle / MANIFEST
         if not manifest.is_file():
             raise LocalTargetError(f"{bundle}: not a model bundle (no {MANIFEST})")
-        digest = hashlib.sha256(manifest.read_bytes()).hexdigest()[:12]
+        digest = sha256_file(manifest)[:12]
         target = releases / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', version)}-{digest}"
         if not target.is_dir():
             _copy_tree(bundle, target)
