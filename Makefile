@@ -261,8 +261,8 @@ bench-pipeline: pull ## Time the full pipeline, a no-op repro and `dvc version`
 
 ##@ Housekeeping
 .PHONY: clean
-clean: ## Remove the DVC-cached pipeline outputs (committed metrics, the DVC cache and .venv stay)
-	rm -rf artifacts models/bundle reports/figures reports/fairness reports/model_card.md reports/provenance.json build
+clean: ## Remove the DVC-cached pipeline outputs (committed metrics and card, the DVC cache and .venv stay)
+	rm -rf artifacts models/bundle reports/figures reports/fairness reports/provenance.json build
 
 .PHONY: help
 help: ## List the targets
