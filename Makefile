@@ -19,8 +19,10 @@ TORCH_INDEX ?=
 PIP_EXTRA ?=
 
 export PYTHONHASHSEED := 0
-# dvc.yaml stages call `greenlight ...`: put the project's tools first on PATH for every recipe.
+# Recipes find the project's tools first on PATH; bin/stage (every dvc.yaml command) runs this
+# virtualenv's Python, also in a queued experiment (see bin/stage).
 export PATH := $(abspath $(BIN)):$(PATH)
+export GREENLIGHT_PYTHON := $(abspath $(BIN))/python
 
 ##@ Setup
 .PHONY: setup
@@ -108,6 +110,10 @@ SWEEP_SHOW := --md --no-pager --only-changed --sort-by roc_auc --sort-order desc
 pr-report: setup ## Write reports/pr_comment.md (verdict, metrics, params, fairness vs PR_BASE=origin/main)
 	$(BIN)/greenlight report --base '$(PR_BASE)'
 	@if [ -n "$${GITHUB_STEP_SUMMARY:-}" ]; then cat reports/pr_comment.md >> "$$GITHUB_STEP_SUMMARY"; fi
+
+.PHONY: pr-check-lock
+pr-check-lock: setup ## CI, after pr-repro: fail, naming stages and paths, unless the committed dvc.lock is what the repro wrote
+	$(BIN)/greenlight check-lock
 
 .PHONY: sweep
 sweep: pull ## Run the SWEEP_GRID as DVC experiments (queued, one at a time) and compare them
@@ -255,8 +261,8 @@ bench-pipeline: pull ## Time the full pipeline, a no-op repro and `dvc version`
 
 ##@ Housekeeping
 .PHONY: clean
-clean: ## Remove the DVC-cached pipeline outputs (committed metrics, the DVC cache and .venv stay)
-	rm -rf artifacts models/bundle reports/figures reports/fairness reports/model_card.md reports/provenance.json build
+clean: ## Remove the DVC-cached pipeline outputs (committed metrics and card, the DVC cache and .venv stay)
+	rm -rf artifacts models/bundle reports/figures reports/fairness reports/provenance.json build
 
 .PHONY: help
 help: ## List the targets

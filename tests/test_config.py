@@ -46,6 +46,34 @@ def test_bad_value_is_named(config_dir: Path) -> None:
         load_params(config_dir / "params.yaml")
 
 
+def one_file(data: dict, **featurize: float) -> None:
+    data["dataset"]["files"] = {"all": {"path": "data/all.csv"}}
+    data["featurize"].update(featurize)
+
+
+def test_one_dataset_file_needs_a_test_size_and_gets_it(config_dir: Path) -> None:
+    edit(config_dir / "params.yaml", one_file)
+    with pytest.raises(
+        ConfigError, match=r"featurize\.test_size is required with one dataset file"
+    ):
+        load_params(config_dir / "params.yaml")
+    edit(config_dir / "params.yaml", lambda d: d["featurize"].update(test_size=0.25))
+    params = load_params(config_dir / "params.yaml")
+    assert params.dataset.single_file and params.featurize.test_size == 0.25
+
+
+def test_a_test_size_beside_a_test_file_is_refused(config_dir: Path) -> None:
+    edit(config_dir / "params.yaml", lambda d: d["featurize"].update(test_size=0.2))
+    with pytest.raises(ConfigError, match=r"applies only to one dataset file"):
+        load_params(config_dir / "params.yaml")
+
+
+def test_a_bad_test_size_is_named(config_dir: Path) -> None:
+    edit(config_dir / "params.yaml", lambda d: one_file(d, test_size=1.0))
+    with pytest.raises(ConfigError, match=r"featurize\.test_size: Input should be less than 1"):
+        load_params(config_dir / "params.yaml")
+
+
 def test_unknown_model_is_named(config_dir: Path) -> None:
     edit(config_dir / "params.yaml", lambda d: d["train"].update(model="xgboost"))
     with pytest.raises(

@@ -40,7 +40,8 @@ def test_feature_columns_leave_out_target_and_sensitive_by_default() -> None:
         ({"sensitive": ["nope"]}, "sensitive columns ['nope'] are not in columns"),
         ({"target": {"column": "z", "positive": "yes", "negative": "no"}}, "target column 'z'"),
         ({"target": {"column": "y", "positive": "1", "negative": "0"}}, "target column must be"),
-        ({"files": {"train": {"path": "a.csv"}}}, "files needs entries for ['test']"),
+        ({"files": {"train": {"path": "a.csv"}}}, "files has ['train']: give either `train`"),
+        ({"files": {"all": {"path": "a"}, "test": {"path": "b"}}}, "files has ['all', 'test']"),
     ],
 )
 def test_inconsistent_spec_is_rejected_with_the_reason(change: dict, message: str) -> None:
@@ -68,3 +69,9 @@ def test_repository_spec_builds_a_pandera_schema_with_every_column(params: Param
     assert list(schema.columns) == list(params.dataset.columns)
     assert schema.columns["workclass"].nullable
     assert not schema.columns["age"].nullable
+
+
+def test_one_file_named_all_is_a_single_file_dataset() -> None:
+    spec = DatasetSpec.model_validate(spec_dict(files={"all": {"path": "all.csv"}}))
+    assert spec.single_file
+    assert not DatasetSpec.model_validate(spec_dict()).single_file

@@ -1,5 +1,6 @@
 """The model bundle: preprocessor + estimator + manifest.json (sha256 of each file, model version,
-dataset contract, known-answer records). Serving and deployment load models only through here."""
+dataset contract, known-answer records). Serving and deployment load models only through here.
+Every file is written deterministically (skops_file.py), so the same model is the same bytes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from greenlight.features import to_model_frame, transform
 from greenlight.files import sha256_file, write_json
-from greenlight.manifest import MANIFEST, MANIFEST_FORMAT, read_manifest
+from greenlight.manifest import MANIFEST, MANIFEST_FORMAT, content_version, read_manifest
 from greenlight.models import Estimator, load_estimator
 from greenlight.paths import BUNDLE
 from greenlight.safe_load import load_skops, verify_sha256
@@ -51,18 +52,19 @@ class Bundle:
 
 def save_bundle(
     directory: Path, preprocessor_file: Path, estimator: Estimator, manifest: dict
-) -> Path:
-    """Write a fresh bundle into `directory` (replacing an old one) and return the manifest path."""
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+) -> dict[str, Any]:
+    """Write a bundle into the new, empty `directory` (train stages it in a temporary folder that
+    replaces models/bundle whole) and return its manifest, model version included."""
+    directory.mkdir(parents=True, exist_ok=True)
     files = {
         "preprocessor": shutil.copyfile(preprocessor_file, directory / "preprocessor.skops"),
         "estimator": estimator.save(directory),
     }
     hashes = {name: _describe_file(Path(path)) for name, path in files.items()}
     full = {"format": MANIFEST_FORMAT, **manifest, "artifacts": hashes}
-    return write_json(directory / MANIFEST, full)
+    full["model_version"] = content_version(full)
+    write_json(directory / MANIFEST, full)
+    return full
 
 
 def load_bundle(directory: Path = BUNDLE) -> Bundle:

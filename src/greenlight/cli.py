@@ -39,59 +39,46 @@ def _echo(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, default=str))
 
 
+def _stage(name: str, params: Path) -> None:
+    from greenlight.stages.runner import run_stage  # noqa: PLC0415
+
+    _echo(run_stage(name, params))
+
+
 @app.command()
 def validate(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Check the raw data against the dataset contract; write typed copies."""
-    from greenlight.stages import validate as stage  # noqa: PLC0415
-
-    _echo(stage.run(_params(params).dataset))
+    _stage("validate", params)
 
 
 @app.command()
 def featurize(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Split train/valid/test and fit the preprocessor on train only."""
-    from greenlight.stages import featurize as stage  # noqa: PLC0415
-
-    _echo(stage.run(_params(params)))
+    _stage("featurize", params)
 
 
 @app.command()
 def train(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Fit the model named by train.model and write models/bundle."""
-    from greenlight.stages import train as stage  # noqa: PLC0415
-
-    _echo(stage.run(_params(params)))
+    _stage("train", params)
 
 
 @app.command()
 def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Score the test split: metrics, plots, permutation importance."""
-    from greenlight.stages import evaluate as stage  # noqa: PLC0415
-
-    _echo(stage.run(_params(params)))
+    _stage("evaluate", params)
 
 
 @app.command()
 def fairness(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Group metrics and parity/odds differences for every sensitive attribute."""
-    from greenlight.stages import fairness as stage  # noqa: PLC0415
-
-    result = stage.run(_params(params))
-    _echo(
-        {
-            name: {k: v for k, v in report.items() if k != "groups"}
-            for name, report in result.items()
-        }
-    )
+    _stage("fairness", params)
 
 
 @app.command()
 def card(params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Write the model card and provenance record."""
-    from greenlight.stages import card as stage  # noqa: PLC0415
-
-    record = stage.run(_params(params))
-    typer.echo(f"model card for {record['model_version']} written to reports/model_card.md")
+    """Write the model card (reports/model_card.md)."""
+    _stage("card", params)
 
 
 @app.command()
@@ -107,6 +94,24 @@ def gate(params: ParamsOption = DEFAULT_PARAMS) -> None:
         typer.echo(f"gate FAILED: {'; '.join(check.describe() for check in failed)}", err=True)
         raise typer.Exit(EXIT_POLICY)
     typer.echo(f"gate passed: {len(checks)} checks")
+
+
+@app.command("check-lock")
+def check_lock(
+    ref: Annotated[str, typer.Option(help="The commit whose dvc.lock is checked.")] = "HEAD",
+) -> None:
+    """Exit 1 unless the committed dvc.lock matches the one `dvc repro` just wrote."""
+    from greenlight import lockcheck  # noqa: PLC0415
+
+    stale = lockcheck.check(ref=ref)
+    if stale:
+        typer.echo(
+            f"{lockcheck.verdict(stale)}. The committed dvc.lock ({ref}) does not match what "
+            "`dvc repro` produced: run `dvc repro`, commit dvc.lock and `dvc push` its outputs.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_POLICY)
+    typer.echo(f"dvc.lock at {ref} matches what the repro produced, byte for byte")
 
 
 @app.command()

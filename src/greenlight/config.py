@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from greenlight.errors import ConfigError
 from greenlight.spec import DatasetSpec
@@ -20,6 +20,7 @@ class _Section(BaseModel):
 
 class FeaturizeParams(_Section):
     valid_size: float = Field(0.2, gt=0, lt=1)
+    test_size: float | None = Field(None, gt=0, lt=1)  # only with one dataset file (`all`)
     seed: int = 42
     use_sensitive: bool = False
 
@@ -98,6 +99,21 @@ class Params(_Section):
     gate: GateParams = GateParams()
     card: CardParams = CardParams()
 
+    @model_validator(mode="after")
+    def _test_split_fits_the_files(self) -> Params:
+        single, test_size = self.dataset.single_file, self.featurize.test_size
+        if single and test_size is None:
+            raise ValueError(
+                "featurize.test_size is required with one dataset file (dataset.files.all): "
+                "the share of it held out as the test split, e.g. 0.2"
+            )
+        if not single and test_size is not None:
+            raise ValueError(
+                "featurize.test_size applies only to one dataset file (dataset.files.all); "
+                "with dataset.files.train and .test, the test file is the test split"
+            )
+        return self
+
 
 def load_params(path: Path = DEFAULT_PARAMS) -> Params:
     """Read and check params.yaml and the schema file it names; every problem names its key,
@@ -141,4 +157,4 @@ def read_yaml(path: Path) -> object:
 
 def _describe(problem: dict) -> str:
     key = ".".join(str(part) for part in problem["loc"])
-    return f"{key}: {problem['msg']}"
+    return f"{key}: {problem['msg']}" if key else problem["msg"]  # a whole-params check has no key

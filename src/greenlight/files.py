@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,29 @@ def atomic_path(target: Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """A fresh temporary folder beside `target` that replaces `target` whole (no file of the old
+    one survives) only if the block succeeds; on failure the old folder stays as it was."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        yield staging
+        _swap_in(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Two renames: the old folder aside, the new one in; then the old one is removed."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.replace(old)
+    staging.replace(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_with(target: Path, writer: Callable[[Path], Any]) -> Path:
     with atomic_path(target) as temporary:
         writer(temporary)
@@ -39,6 +63,10 @@ def write_with(target: Path, writer: Callable[[Path], Any]) -> Path:
 
 def write_text(target: Path, text: str) -> Path:
     return write_with(target, lambda path: path.write_text(text))
+
+
+def write_bytes(target: Path, data: bytes) -> Path:
+    return write_with(target, lambda path: path.write_bytes(data))
 
 
 def write_json(target: Path, payload: Any) -> Path:
@@ -65,7 +93,15 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    return _digest_file(path, hashlib.sha256())
+
+
+def md5_file(path: Path) -> str:
+    """The md5 DVC records for a file (a content fingerprint here, not a security measure)."""
+    return _digest_file(path, hashlib.md5(usedforsecurity=False))
+
+
+def _digest_file(path: Path, digest: Any) -> str:
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)

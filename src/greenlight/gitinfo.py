@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,14 @@ def git_state() -> GitState:
     return GitState(commit=head, dirty=bool(status))
 
 
-def _git(*args: str) -> str | None:
+def git_show(ref: str, path: Path) -> str | None:
+    """The text of `path` at `ref`, or None where that commit has no such file (or no git)."""
+    return _git("show", f"{ref}:./{path.as_posix()}", strip=False)  # ./: relative to here
+
+
+def _git(*args: str, strip: bool = True) -> str | None:
     try:
         done = subprocess.run(["git", *args], capture_output=True, text=True, check=True)
     except (FileNotFoundError, subprocess.CalledProcessError):
         return None  # not a git checkout (e.g. an unpacked release): provenance says "unknown"
-    return done.stdout.strip()
+    return done.stdout.strip() if strip else done.stdout

@@ -9,3 +9,4 @@ PREPROCESSOR = ARTIFACTS / "preprocessor.skops"
 PREDICTIONS = ARTIFACTS / "predictions" / "test.parquet"
 BUNDLE = Path("models/bundle")
 REPORTS = Path("reports")
+PROVENANCE = REPORTS / "provenance.json"  # the training run's record: not a DVC output

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     import pandera.pandas as pa
 
 MISSING_CATEGORY = "__missing__"  # what a missing categorical value becomes before encoding
+TWO_FILES = frozenset({"train", "test"})  # the test file is the test split
+ONE_FILE = frozenset({"all"})  # featurize holds out a seeded, stratified test split
 
 
 class _Strict(BaseModel):
@@ -60,9 +62,12 @@ class DatasetSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:
-        missing = {"train", "test"} - set(self.files)
-        if missing:
-            raise ValueError(f"files needs entries for {sorted(missing)}")
+        if set(self.files) not in (TWO_FILES, ONE_FILE):
+            raise ValueError(
+                f"files has {sorted(self.files)}: give either `train` and `test` (the test file "
+                "is the test split) or one file `all` (featurize.test_size of it is held out as "
+                "the test split)"
+            )
         self._check_target()
         unknown = [name for name in self.sensitive if name not in self.columns]
         if unknown:
@@ -76,6 +81,10 @@ class DatasetSpec(_Strict):
         labels = {self.target.positive, self.target.negative}
         if target.type != "category" or set(target.values) != labels:
             raise ValueError(f"target column must be a category with values {sorted(labels)}")
+
+    @property
+    def single_file(self) -> bool:
+        return set(self.files) == ONE_FILE
 
     def feature_columns(self, use_sensitive: bool) -> list[str]:
         """Model inputs in file order: every column but the target (and the sensitive ones)."""

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from greenlight.monitor.errors import EmptyWindowError
+from greenlight.monitor.errors import EmptyWindowError, ModelVersionError
 from greenlight.monitor.log_reader import TIMESTAMP, VERSION
 from greenlight.monitor.settings import Window
 from greenlight.monitor.window import one_model_version, other_versions, sample, select_window
@@ -31,11 +31,13 @@ def test_the_bundles_version_is_kept_and_the_others_are_counted():
     assert other_versions(frame, version) == {"v0": 2}
 
 
-def test_without_the_bundles_version_the_newest_version_is_kept_never_a_mix():
-    frame = log([1, 2, 3, 30], ["v2", "v1", "v2", "v0"])  # v2 serves now; the bundle is "v9"
-    kept, version = one_model_version(frame, "v9")
-    assert version == "v2" and list(kept["age"]) == [0, 2]
-    assert other_versions(frame, version) == {"v1": 1, "v0": 1}
+def test_without_the_bundles_version_it_refuses_another_models_traffic_naming_both():
+    frame = log([1, 2, 3, 30], ["hgb-2", "hgb-1", "hgb-2", "hgb-0"])  # the bundle is "hgb-9"
+    with pytest.raises(ModelVersionError) as raised:
+        one_model_version(frame, "hgb-9")
+    message = str(raised.value)
+    assert "no prediction of model hgb-9 (the bundle's), only of hgb-2 (2), " in message
+    assert "git log -S" in message
 
 
 def test_an_empty_log_is_an_empty_window():

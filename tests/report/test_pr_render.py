@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from greenlight.config import Params
+from greenlight.lockcheck import StaleStage
 from greenlight.report.device import Device
 from greenlight.report.render import ReportInputs, Side, render
 from greenlight.stages.gate import gate_checks
@@ -31,11 +32,12 @@ PARAMS = {"train": {"model": "hgb", "hgb": {"learning_rate": 0.1}, "hidden": [12
           "gate": {"min": {"f1": 0.68}}}  # fmt: skip
 PROVENANCE = {
     "git": {"commit": "0123456789abcdef", "dirty": False},
+    "training": {"device": "cpu", "seconds": 1.5},
     "data": {"data.dvc": {"path": "data", "md5": "04c4.dir"}},
-    "environment": {"python": "3.11.7"},
+    "host": {"python": "3.11.7"},
 }
-MANIFEST = {"model_version": "0123456789ab-21efab25", "model": {"kind": "hgb"}, "threshold": 0.5,
-            "training": {"device": "cpu", "seconds": 1.5}}  # fmt: skip
+MANIFEST = {"model_version": "hgb-0123456789ab", "model": {"kind": "hgb"}, "threshold": 0.5,
+            "training": {"device": "cpu", "valid_roc_auc": 0.93}}  # fmt: skip
 H100 = Device(gpus=("NVIDIA H100 80GB HBM3",), driver="550.54.15", cuda="12.4",
               torch_cuda="12.8", torch_sees_gpu=True)  # fmt: skip
 
@@ -162,12 +164,37 @@ def test_figures_are_relative_images_for_cml_to_upload(params: Params) -> None:
     assert "<details>" not in no_figures
 
 
-def test_provenance_names_commit_data_and_devices(params: Params) -> None:
+def test_provenance_names_version_commit_data_and_devices(params: Params) -> None:
     provenance = section(render(inputs(params)), "Provenance")
-    assert row(provenance, "commit")[1] == "`0123456789abcdef`"
+    assert row(provenance, "model")[1] == "hgb `hgb-0123456789ab`, threshold 0.5"
+    assert row(provenance, "trained at commit")[1] == "`0123456789abcdef`"
     assert row(provenance, "data (data.dvc md5)")[1] == "`04c4.dir`"
     assert row(provenance, "trained on")[1] == "cpu in 1.5 s"
     assert row(provenance, "this runner")[1] == "NVIDIA H100 80GB HBM3"
+
+
+def test_without_a_training_run_here_provenance_says_so_and_keeps_the_version(
+    params: Params,
+) -> None:
+    markdown = render(dataclasses.replace(inputs(params), provenance={}))
+    provenance = section(markdown, "Provenance")
+    assert row(provenance, "model")[1].startswith("hgb `hgb-0123456789ab`")
+    assert "not trained on this runner" in row(provenance, "trained at commit")[1]
+    assert row(provenance, "trained on")[1] == "cpu (elsewhere)"
+
+
+def test_a_stale_dvc_lock_is_the_verdict_and_nothing_says_passed(params: Params) -> None:
+    stale = (
+        StaleStage("train", ("models/bundle",)),
+        StaleStage("card", ("reports/model_card.md",)),
+    )
+    markdown = render(dataclasses.replace(inputs(params), stale=stale))
+    first = markdown.splitlines()[0]
+    assert first == (
+        "### ❌ dvc.lock is stale: stages train (models/bundle); card (reports/model_card.md)"
+    )
+    assert "passed" not in markdown.split("#### Metrics")[0]
+    assert "the gate checks pass on the reproduced outputs" in markdown
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,8 @@ def test_greenlight_report_end_to_end(pipeline_run: PipelineRun, tmp_path: Path)
     shutil.copytree(pipeline_run.bundle, repo / "models" / "bundle")
     for name in ("params.yaml", "schema.yaml"):
         shutil.copy(ROOT / name, repo / name)
+    lock = {"schema": "2.0", "stages": {"train": {"cmd": "bin/stage train", "outs": []}}}
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
     git(repo, "init", "--quiet", "--initial-branch=main")
     git(repo, "add", ".")
     git(repo, "commit", "--quiet", "-m", "base")
@@ -104,3 +106,9 @@ def test_greenlight_report_end_to_end(pipeline_run: PipelineRun, tmp_path: Path)
     assert len(images) >= 6
     assert all((repo / "reports" / image).is_file() for image in images)
     assert "Gate failed" in result.output
+    lock["stages"]["train"]["outs"] = [{"path": "models/bundle", "md5": "new.dir"}]
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock))  # what a repro wrote, not committed
+    with working_directory(repo):
+        result = CliRunner().invoke(app, ["report", "--base", "main"])
+    first = (repo / "reports" / "pr_comment.md").read_text().splitlines()[0]
+    assert first == "### ❌ dvc.lock is stale: stages train (models/bundle)"

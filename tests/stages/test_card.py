@@ -1,28 +1,40 @@
-"""The card stage: provenance that names code, data, params, environment and results."""
+"""The card stage and the training run's record: the card states the model, its data, results and
+library versions and nothing that differs between runs; the record (provenance.json) holds what
+does (commit, times, host), written by the train stage."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
-from conftest import PipelineRun
+from conftest import PipelineRun, working_directory
+from greenlight import provenance
+from greenlight.files import md5_file
 from greenlight.stages import card
 
 
-def test_provenance_has_every_section(pipeline_run: PipelineRun) -> None:
+def test_the_training_record_names_commit_times_host_and_device(
+    pipeline_run: PipelineRun,
+) -> None:
     record = json.loads((pipeline_run.reports / "provenance.json").read_text())
-    assert set(record) >= {
-        "model_version", "git", "training", "data", "params", "environment", "metrics",
-        "fairness", "artifacts",
-    }  # fmt: skip
+    manifest = json.loads((pipeline_run.bundle / "manifest.json").read_text())
+    assert record["model_version"] == manifest["model_version"]
+    assert set(record) >= {"git", "training", "host", "packages", "data"}
     assert record["training"]["device"] == "cpu"
     assert record["training"]["seconds"] > 0
-    assert record["environment"]["packages"]["scikit-learn"]
-    assert record["fairness"]["sex"]["passed"] in (True, False)
-    assert "columns" not in record["params"]["dataset"]  # the schema is hashed, not copied
+    assert record["training"]["started_at"] <= record["training"]["finished_at"]
+    assert record["packages"]["scikit-learn"]
+
+
+def test_the_bundle_holds_nothing_that_differs_between_runs(pipeline_run: PipelineRun) -> None:
+    manifest = json.loads((pipeline_run.bundle / "manifest.json").read_text())
+    assert set(manifest["training"]) == {"device", "valid_roc_auc"}
+    text = json.dumps(manifest)
+    record = json.loads((pipeline_run.reports / "provenance.json").read_text())
+    assert record["git"]["commit"] not in text
+    assert record["training"]["finished_at"] not in text
 
 
 def test_card_states_version_use_limits_metrics_and_fairness(pipeline_run: PipelineRun) -> None:
@@ -40,29 +52,28 @@ def test_card_states_version_use_limits_metrics_and_fairness(pipeline_run: Pipel
     assert "| accuracy |" in text
     assert "demographic_parity_difference" in text
     assert "![roc](figures/roc.png)" in text
+    assert f"git log -S {version}" in text
 
 
-def test_data_hashes_come_from_dvc_lock_and_data_dvc(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    lock = {"stages": {"validate": {"deps": [
-        {"path": "data", "md5": "abc.dir"}, {"path": "schema.yaml", "md5": "def"},
-        {"path": "src/greenlight/stages/validate.py", "md5": "code"},
-    ]}}}  # fmt: skip
-    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
-    (tmp_path / "data.dvc").write_text(
-        yaml.safe_dump({"outs": [{"path": "data", "md5": "abc.dir"}]})
-    )
-    monkeypatch.chdir(tmp_path)
-    hashes = card.data_hashes()
-    assert hashes == {
-        "data.dvc": {"path": "data", "md5": "abc.dir"},
-        "files": {"data": "abc.dir", "schema.yaml": "def"},
-    }
+def test_the_card_is_the_same_bytes_when_written_again(pipeline_run: PipelineRun) -> None:
+    """Another run of the stage, later, from another commit state: the same card."""
+    before = (pipeline_run.reports / "model_card.md").read_bytes()
+    with working_directory(pipeline_run.workdir):
+        card.run(pipeline_run.params)
+    assert (pipeline_run.reports / "model_card.md").read_bytes() == before
+    record = json.loads((pipeline_run.reports / "provenance.json").read_text())
+    assert record["git"]["commit"].encode() not in before
 
 
-def test_data_hashes_without_dvc_files_are_empty_not_invented(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert card.data_hashes() == {"data.dvc": {"path": None, "md5": None}, "files": {}}
+def test_data_hashes_are_the_md5_of_each_file_the_spec_names(pipeline_run: PipelineRun) -> None:
+    hashes = card.data_hashes(pipeline_run.params)
+    files = pipeline_run.params.dataset.files.values()
+    assert hashes == {file.path: md5_file(Path(file.path)) for file in files}
+    assert all(len(md5) == 32 for md5 in hashes.values())
+
+
+def test_the_data_pointer_comes_from_data_dvc_or_is_null_not_invented(tmp_path: Path) -> None:
+    pointer = tmp_path / "data.dvc"
+    assert provenance.data_pointer(pointer) == {"path": None, "md5": None}
+    pointer.write_text(yaml.safe_dump({"outs": [{"path": "data", "md5": "abc.dir"}]}))
+    assert provenance.data_pointer(pointer) == {"path": "data", "md5": "abc.dir"}

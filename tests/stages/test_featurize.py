@@ -31,16 +31,16 @@ def test_split_is_stratified_seeded_and_complete(pipeline_run: PipelineRun) -> N
     rates = [(frame["income"] == ">50K").mean() for frame in (split["train"], split["valid"])]
     assert abs(rates[0] - rates[1]) < 0.01
     spec = pipeline_run.params.dataset
-    again, _ = featurize.split_train(pd.concat([split["train"], split["valid"]]), spec, 0.2, 42)
+    again, _ = featurize.split_off(pd.concat([split["train"], split["valid"]]), spec, 0.2, 42)
     assert len(again) == len(split["train"])
 
 
 def test_same_seed_same_split_other_seed_other_split(pipeline_run: PipelineRun) -> None:
     frame = pd.read_parquet(pipeline_run.split / "train.parquet")
     spec = pipeline_run.params.dataset
-    first, _ = featurize.split_train(frame, spec, 0.25, seed=1)
-    second, _ = featurize.split_train(frame, spec, 0.25, seed=1)
-    third, _ = featurize.split_train(frame, spec, 0.25, seed=2)
+    first, _ = featurize.split_off(frame, spec, 0.25, seed=1)
+    second, _ = featurize.split_off(frame, spec, 0.25, seed=1)
+    third, _ = featurize.split_off(frame, spec, 0.25, seed=2)
     pd.testing.assert_frame_equal(first, second)
     assert not first.equals(third)
 

@@ -22,7 +22,7 @@ from greenlight.config import load_params
 from greenlight.files import write_json
 
 ROOT = Path.cwd()
-COPIED = ("dvc.yaml", "params.yaml", "schema.yaml", "src", "data")
+COPIED = ("dvc.yaml", "params.yaml", "schema.yaml", "requirements.lock", "bin", "src", "data")
 TARGETS = {  # model kind -> (minimum accuracy, minimum ROC AUC)
     "hgb": (0.870, 0.925),
     "logreg": (0.840, 0.890),
@@ -33,7 +33,10 @@ LEAKAGE_ACCURACY = 0.885
 
 def timed(command: list[str], cwd: Path) -> float:
     bin_dir = Path(sys.executable).parent
-    env = os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env = os.environ | {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "GREENLIGHT_PYTHON": sys.executable,  # bin/stage: the scratch copy has no .venv
+    }
     started = time.perf_counter()
     subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
     return time.perf_counter() - started

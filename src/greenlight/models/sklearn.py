@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from greenlight.config import TrainParams
 from greenlight.safe_load import load_skops
+from greenlight.skops_file import dump_skops
 
 FILE_NAME = "estimator.skops"
 
@@ -48,10 +49,21 @@ class SklearnEstimator:
         return self.model.predict_proba(x)[:, 1]
 
     def save(self, directory: Path) -> Path:
-        path = directory / FILE_NAME
-        sio.dump(self.model, path)
-        return path
+        return dump_skops(_without_thread_count(self.model), directory / FILE_NAME)
 
     def config(self) -> dict[str, Any]:
         fitted = {"n_iter": int(self.model.n_iter_)} if self.kind == "hgb" else {}
         return {"estimator": type(self.model).__name__, **fitted}
+
+
+def _without_thread_count(model: Any) -> Any:
+    """HistGradientBoosting's bin mapper keeps the OpenMP thread count of the machine that fitted
+    it; the trees do not depend on it. Saved as None ("all threads", its default), the file is
+    the same on a 2-core laptop and a 16-core runner."""
+    mapper = getattr(model, "_bin_mapper", None)
+    if mapper is None:
+        return model
+    saved = copy.copy(model)  # shallow copies: the fitted model in memory stays as it is
+    saved._bin_mapper = copy.copy(mapper)
+    saved._bin_mapper.n_threads = None
+    return saved

@@ -22,5 +22,9 @@ class EmptyWindowError(GreenlightError, ValueError):
     """The log holds no prediction, or none in the configured window."""
 
 
+class ModelVersionError(GreenlightError, ValueError):
+    """The log holds no prediction of the bundle's model version: the traffic is another model's."""
+
+
 class GitHubError(GreenlightError, RuntimeError):
     """The GitHub REST API refused a request; the message has the status and GitHub's reason."""

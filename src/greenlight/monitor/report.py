@@ -110,14 +110,8 @@ def _window_line(context: dict[str, Any]) -> str:
 
 
 def _version_note(context: dict[str, Any]) -> list[str]:
-    served, bundle = context.get("model_version"), context.get("bundle_model_version", "?")
     others = context.get("other_model_versions_left_out") or {}
     notes = []
-    if served != bundle:
-        notes.append(
-            f"The traffic's model version `{served}` is not the bundle's `{bundle}` (a rebuilt "
-            "or another model): the reference is the bundle's training data and predictions."
-        )
     if others:
         left_out = ", ".join(f"`{name}` ({count:,})" for name, count in others.items())
         notes.append(f"Predictions of other model versions left out: {left_out}.")

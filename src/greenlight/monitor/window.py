@@ -8,23 +8,27 @@ from datetime import datetime
 
 import pandas as pd
 
-from greenlight.monitor.errors import EmptyWindowError
+from greenlight.monitor.errors import EmptyWindowError, ModelVersionError
 from greenlight.monitor.log_reader import TIMESTAMP, VERSION
 from greenlight.monitor.settings import Window
 
 
 def one_model_version(log: pd.DataFrame, bundle_version: str) -> tuple[pd.DataFrame, str]:
-    """The predictions of one model version: the bundle's when the log has any, else the newest
-    in the log (a bundle rebuilt in CI gets the current commit as its version, while the same
-    pipeline's deployed model kept the commit it was trained at). Predictions of several models
-    are never mixed: the predicted-class comparison would mean nothing."""
+    """The predictions of the bundle's model version. Versions are derived from the model's
+    content, so the bundle `dvc repro` rebuilds anywhere has the version the deployment logs; a
+    log without it holds another model's traffic, which this bundle's training data cannot be
+    the reference for. Predictions of several models are never mixed."""
     if log.empty:
         raise EmptyWindowError("the prediction log holds no prediction at all")
     versions = log[VERSION]
-    if (versions == bundle_version).any():
-        return log[versions == bundle_version], bundle_version
-    newest = str(versions.loc[log[TIMESTAMP].idxmax()])
-    return log[versions == newest], newest
+    if not (versions == bundle_version).any():
+        counts = ", ".join(f"{name} ({count:,})" for name, count in versions.value_counts().items())
+        raise ModelVersionError(
+            f"the prediction log holds no prediction of model {bundle_version} (the bundle's), "
+            f"only of {counts}: check out the commit that introduced the served model "
+            "(`git log -S <version> -- reports/model_card.md`) and run drift there"
+        )
+    return log[versions == bundle_version], bundle_version
 
 
 def other_versions(log: pd.DataFrame, kept: str) -> dict[str, int]:

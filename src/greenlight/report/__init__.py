@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from greenlight import lockcheck
 from greenlight.config import DEFAULT_PARAMS, Params
-from greenlight.files import read_json, write_text
+from greenlight.files import write_text
 from greenlight.manifest import read_manifest
-from greenlight.paths import BUNDLE, REPORTS
+from greenlight.paths import BUNDLE, PROVENANCE, REPORTS
+from greenlight.provenance import read_record
 from greenlight.report import device as devices
 from greenlight.report.device import Device
 from greenlight.report.render import ReportInputs, render
@@ -25,17 +27,19 @@ def gather(
     reports: Path = REPORTS, bundle: Path = BUNDLE, output: Path = COMMENT,
     device: Device | None = None,
 ) -> ReportInputs:  # fmt: skip
-    """Everything the comment shows, read once; `device` is probed unless given."""
+    """Everything the comment shows, read once; `device` is probed unless given. The committed
+    dvc.lock is compared with the workspace's, which the repro that ran before just wrote."""
     head = head_side(reports, params_path)
     return ReportInputs(
         base_ref=base_ref,
         base=base_side(base_ref, reports, params_path),
         head=head,
         checks=gate_checks(dict(head.metrics or {}), dict(head.fairness or {}), params),
-        provenance=read_json(reports / "provenance.json"),
+        provenance=read_record(reports / PROVENANCE.name) or {},
         manifest=read_manifest(bundle),
         device=device or devices.probe(),
         figures=figures(reports, relative_to=output.parent),
+        stale=tuple(lockcheck.check()),
     )
 
 

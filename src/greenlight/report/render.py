@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from greenlight.lockcheck import StaleStage
+from greenlight.lockcheck import verdict as lock_verdict
 from greenlight.markdown import pass_fail, table
 from greenlight.report.compare import MetricRow, ParamChange, changed_params, metric_rows
 from greenlight.report.device import Device
@@ -43,12 +45,13 @@ class ReportInputs:
     manifest: Mapping[str, Any]
     device: Device
     figures: Sequence[str] = field(default=())  # image paths relative to the comment file
+    stale: Sequence[StaleStage] = field(default=())  # dvc.lock vs what the repro produced
 
 
 def render(inputs: ReportInputs) -> str:
     checks = {check.name: check for check in inputs.checks}
     sections = [
-        verdict(inputs.checks),
+        *headline(inputs.checks, inputs.stale),
         f"Compared with `{inputs.base_ref}`. Runner: {inputs.device.describe()}",
         metrics_section(inputs, checks),
         params_section(inputs.base_ref, inputs.base.params, inputs.head.params or {}),
@@ -57,6 +60,20 @@ def render(inputs: ReportInputs) -> str:
         provenance_section(inputs.provenance, inputs.manifest, inputs.device),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def headline(checks: Sequence[Check], stale: Sequence[StaleStage]) -> list[str]:
+    """The verdict; a stale dvc.lock comes first and no "passed" heading follows it: what the
+    checks judged is not what the pull request ships."""
+    if not stale:
+        return [verdict(checks)]
+    failed = len(failures(list(checks)))
+    gate = f"{failed} of {len(checks)} gate checks failed" if failed else "the gate checks pass"
+    return [
+        f"### ❌ {lock_verdict(list(stale))}",
+        f"The committed dvc.lock does not name what this repro produced ({gate} on the reproduced "
+        "outputs): run `dvc repro`, commit dvc.lock and push its outputs (`dvc push`).",
+    ]
 
 
 def verdict(checks: Sequence[Check]) -> str:
@@ -116,19 +133,32 @@ def figures_section(figures: Sequence[str]) -> str:
 def provenance_section(
     provenance: Mapping[str, Any], manifest: Mapping[str, Any], device: Device
 ) -> str:
-    git, training = provenance.get("git", {}), manifest.get("training", {})
+    """The model by its version; the training run when one ran here (else the bundle came from
+    the DVC cache and `git log -S <version>` names the commit that introduced it)."""
+    git, training = provenance.get("git", {}), provenance.get("training", {})
     data = provenance.get("data", {}).get("data.dvc", {})
-    dirty = " (uncommitted changes)" if git.get("dirty") else ""
     model = f"{manifest.get('model', {}).get('kind')} `{manifest.get('model_version')}`"
     rows = [
-        ("commit", f"`{git.get('commit')}`{dirty}"),
         ("model", f"{model}, threshold {manifest.get('threshold')}"),
-        ("data (data.dvc md5)", f"`{data.get('md5')}`"),
-        ("trained on", f"{training.get('device')} in {training.get('seconds')} s"),
+        ("trained at commit", _commit(git)),
+        ("data (data.dvc md5)", f"`{data.get('md5')}`" if data else "n/a"),
+        ("trained on", _trained_on(training, manifest)),
         ("this runner", ", ".join(device.gpus) if device.gpu_used else "CPU (no usable GPU)"),
-        ("python", provenance.get("environment", {}).get("python")),
+        ("python", provenance.get("host", {}).get("python")),
     ]
     return "#### Provenance\n\n" + table(["", ""], rows)
+
+
+def _commit(git: Mapping[str, Any]) -> str:
+    if not git:
+        return "not trained on this runner (the bundle came from the DVC cache)"
+    return f"`{git.get('commit')}`" + (" (uncommitted changes)" if git.get("dirty") else "")
+
+
+def _trained_on(training: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
+    if not training:
+        return f"{manifest.get('training', {}).get('device')} (elsewhere)"
+    return f"{training.get('device')} in {training.get('seconds')} s"
 
 
 def _metric_cells(row: MetricRow, check: Check | None) -> tuple[Any, ...]:

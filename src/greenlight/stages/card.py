@@ -1,68 +1,50 @@
-"""Stage 6: the model card (reports/model_card.md) and full provenance (reports/provenance.json):
-code commit, data hashes, params, environment, device, training time, metrics, fairness."""
+"""Stage 6: the model card (reports/model_card.md): the model, its version, intended use, limits,
+data, test metrics, fairness and the library versions. Deterministic, like every DVC output: the
+same inputs give the same bytes on every machine, so the card is committed (`cache: false`) and
+`git log -S <model version>` finds the commit that introduced a model. What differs between runs
+(the commit, times, host) is in reports/provenance.json, written by the train stage."""
 
 from __future__ import annotations
 
-import platform
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from greenlight.config import Params
-from greenlight.files import read_json, write_json, write_text
-from greenlight.gitinfo import git_state
+from greenlight.files import md5_file, read_json, write_text
 from greenlight.manifest import read_manifest
 from greenlight.markdown import pass_fail, table
 from greenlight.paths import BUNDLE, REPORTS
-
-PACKAGES = ("scikit-learn", "torch", "pandas", "numpy", "pandera", "fairlearn", "skops",
-            "safetensors", "dvc", "bentoml")  # fmt: skip
+from greenlight.provenance import package_versions
 
 
-def data_hashes(lock_path: Path = Path("dvc.lock"), pointer: Path = Path("data.dvc")) -> dict:
-    """md5 of each raw file as DVC recorded it (dvc.lock) and of the data folder (data.dvc)."""
-    lock = yaml.safe_load(lock_path.read_text()) if lock_path.is_file() else {}
-    deps = lock.get("stages", {}).get("validate", {}).get("deps", [])
-    files = {dep["path"]: dep.get("md5") for dep in deps if not dep["path"].startswith("src/")}
-    folder = yaml.safe_load(pointer.read_text())["outs"][0] if pointer.is_file() else {}
-    return {"data.dvc": {"path": folder.get("path"), "md5": folder.get("md5")}, "files": files}
+def data_hashes(params: Params) -> dict[str, str]:
+    """md5 of each raw file the dataset spec names, as DVC would record it."""
+    return {file.path: md5_file(Path(file.path)) for file in params.dataset.files.values()}
 
 
-def environment() -> dict[str, Any]:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None  # optional for this model: recorded as absent, not guessed
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": versions}
-
-
-def provenance(params: Params, manifest: dict, metrics: dict, fairness: dict) -> dict[str, Any]:
-    state = git_state()
+def card_record(params: Params, manifest: dict, metrics: dict) -> dict[str, Any]:
+    """What the card states, all of it the same for the same inputs on any machine."""
     return {
         "model_version": manifest["model_version"],
-        "git": {"commit": state.commit, "dirty": state.dirty},
-        "training": manifest["training"],
         "model": manifest["model"],
-        "data": data_hashes(),
-        "params": params.model_dump(mode="json", exclude={"dataset": {"columns"}}),
-        "environment": environment(),
+        "training": manifest["training"],
+        "data": data_hashes(params),
         "metrics": metrics,
-        "fairness": {name: _fairness_summary(report) for name, report in fairness.items()},
-        "artifacts": manifest["artifacts"],
+        "environment": {"python": python_minor(), "packages": package_versions()},
     }
+
+
+def python_minor() -> str:
+    """3.11, not 3.11.7: a patch release changes no output, and runners differ in it."""
+    return ".".join(str(part) for part in sys.version_info[:2])
 
 
 def run(params: Params, bundle_dir: Path = BUNDLE, reports: Path = REPORTS) -> dict[str, Any]:
     manifest = read_manifest(bundle_dir)
     metrics = read_json(reports / "metrics.json")
     fairness = read_json(reports / "fairness.json")
-    record = provenance(params, manifest, metrics, fairness)
-    write_json(reports / "provenance.json", record)
+    record = card_record(params, manifest, metrics)
     write_text(reports / "model_card.md", render_card(params, record, fairness))
     return record
 
@@ -86,8 +68,7 @@ def _details(record: dict[str, Any]) -> str:
     model, training = record["model"], record["training"]
     rows = [
         ("model", model["kind"]), ("version", record["model_version"]),
-        ("trained on", training["device"]), ("training time (s)", training["seconds"]),
-        ("validation ROC AUC", training["valid_roc_auc"]),
+        ("trained on", training["device"]), ("validation ROC AUC", training["valid_roc_auc"]),
     ]  # fmt: skip
     params = ", ".join(f"{key}={value}" for key, value in model["params"].items())
     return "## Model\n\n" + table(["", ""], rows) + f"\n\nHyper-parameters: {params}"
@@ -96,7 +77,7 @@ def _details(record: dict[str, Any]) -> str:
 def _data_section(params: Params, record: dict[str, Any]) -> str:
     spec, data = params.dataset, record["data"]
     features = ", ".join(spec.feature_columns(params.featurize.use_sensitive))
-    files = "\n".join(f"- `{path}`: md5 `{md5}`" for path, md5 in data["files"].items())
+    files = "\n".join(f"- `{path}`: md5 `{md5}`" for path, md5 in data.items())
     return (
         f"## Data\n\n{spec.description}\n\nTarget: `{spec.target.column}` "
         f"(positive: `{spec.target.positive}`). Features: {features}. Sensitive attributes "
@@ -128,15 +109,16 @@ def _figures(fairness: dict[str, Any]) -> str:
 
 
 def _provenance_section(record: dict[str, Any]) -> str:
-    env, git = record["environment"], record["git"]
-    rows = [
-        ("git commit", git["commit"]), ("uncommitted changes", git["dirty"]),
-        ("data (data.dvc md5)", record["data"]["data.dvc"]["md5"]), ("python", env["python"]),
-        *((name, version) for name, version in env["packages"].items()),
-    ]  # fmt: skip
-    return "## Provenance\n\n" + table(["", ""], rows) + "\n\nFull record: `provenance.json`."
+    env, version = record["environment"], record["model_version"]
+    rows = [("python", env["python"]), *env["packages"].items()]
+    return (
+        "## Provenance\n\n" + table(["", ""], rows) + "\n\nThe commit that introduced this model "
+        f"is the oldest that `git log -S {version} -- reports/model_card.md` lists. The run "
+        "that trained it here (commit, times, host): `provenance.json`, beside this card "
+        "(not versioned)."
+    )
 
 
-def _fairness_summary(report: dict[str, Any]) -> dict[str, Any]:
-    keys = ("demographic_parity_difference", "equalized_odds_difference", "passed")
-    return {key: report[key] for key in keys}
+def main(params: Params) -> dict[str, Any]:
+    record = run(params)
+    return {"model_card": str(REPORTS / "model_card.md"), "model_version": record["model_version"]}

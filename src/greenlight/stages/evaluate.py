@@ -113,3 +113,7 @@ def _shuffled(frame: pd.DataFrame, column: str, rng: np.random.Generator) -> pd.
     shuffled = frame.copy()
     shuffled[column] = rng.permutation(shuffled[column].to_numpy())
     return shuffled
+
+
+def main(params: Params) -> dict[str, float]:
+    return run(params)

@@ -86,3 +86,11 @@ def _number(name: str, value: Any) -> float | int | None:
     if name == "count":
         return int(value)
     return None if np.isnan(value) else round(float(value), 6)
+
+
+def main(params: Params) -> dict[str, Any]:
+    """The differences and verdicts per attribute (the group tables are in fairness.json)."""
+    result = run(params)
+    return {
+        name: {k: v for k, v in report.items() if k != "groups"} for name, report in result.items()
+    }

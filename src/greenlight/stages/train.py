@@ -1,5 +1,7 @@
 """Stage 3: fit the model chosen by `train.model` and write the bundle (preprocessor, estimator,
-manifest with hashes, provenance and known-answer records) to models/bundle/."""
+manifest with hashes, content-derived model version and known-answer records) to models/bundle/,
+plus the training run's record, reports/provenance.json (commit, times, host: not in the bundle,
+which holds nothing that differs between two runs of the same inputs)."""
 
 from __future__ import annotations
 
@@ -10,24 +12,19 @@ from typing import Any
 
 from sklearn.metrics import roc_auc_score
 
+from greenlight import provenance
 from greenlight.artifacts import load_bundle, save_bundle
 from greenlight.config import Params
 from greenlight.features import target_vector, to_model_frame, transform
-from greenlight.files import read_json, read_parquet, sha256_file, write_json
-from greenlight.gitinfo import git_state
+from greenlight.files import atomic_directory, read_parquet, write_json
+from greenlight.manifest import MANIFEST
 from greenlight.models import Estimator, build_estimator
-from greenlight.paths import BUNDLE, PREPROCESSOR, SPLIT
+from greenlight.paths import BUNDLE, PREPROCESSOR, PROVENANCE, SPLIT
 from greenlight.safe_load import load_skops
 
 
-def model_version(estimator_sha256: str) -> str:
-    """The git commit of the training run; a dirty tree adds the weights' hash to stay unique."""
-    state = git_state()
-    return f"{state.short}-dirty-{estimator_sha256[:8]}" if state.dirty else state.short
-
-
 def fit(params: Params, split_dir: Path, preprocessor: Any) -> tuple[Estimator, dict[str, Any]]:
-    """Fit on the train split (early stopping on valid) and time it."""
+    """Fit on the train split (early stopping on valid); the fit's validation score and timing."""
     spec, features = params.dataset, params.dataset.feature_columns(params.featurize.use_sensitive)
     matrices = {}
     for name in ("train", "valid"):
@@ -35,25 +32,34 @@ def fit(params: Params, split_dir: Path, preprocessor: Any) -> tuple[Estimator, 
         x = transform(preprocessor, to_model_frame(frame, spec, features))
         matrices[name] = (x, target_vector(frame, spec))
     estimator = build_estimator(params.train)
-    started = time.perf_counter()
-    estimator.fit(*matrices["train"], *matrices["valid"])
-    seconds = time.perf_counter() - started
+    timing = timed_fit(estimator, matrices["train"], matrices["valid"])
     valid_auc = roc_auc_score(matrices["valid"][1], estimator.predict_proba(matrices["valid"][0]))
-    return estimator, {"seconds": round(seconds, 3), "valid_roc_auc": round(float(valid_auc), 6)}
+    return estimator, {"valid_roc_auc": round(float(valid_auc), 6), "timing": timing}
 
 
-def base_manifest(params: Params, estimator: Estimator, training: dict[str, Any]) -> dict:
-    state = git_state()
+def timed_fit(estimator: Estimator, train: tuple, valid: tuple) -> dict[str, Any]:
+    """Fit, and when and how long it took: provenance, never part of the bundle."""
+    started, clock = datetime.now(UTC), time.perf_counter()
+    estimator.fit(*train, *valid)
     return {
-        "model_version": None,  # filled in once the weights' hash is known
-        "model": {"kind": estimator.kind, "config": estimator.config(),
-                  "params": getattr(params.train, params.train.model).model_dump(mode="json")},
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "seconds": round(time.perf_counter() - clock, 3),
+        "device": estimator.device,
+    }
+
+
+def base_manifest(params: Params, estimator: Estimator, valid_roc_auc: float) -> dict:
+    """What the bundle says about itself: only facts that two runs of the same inputs share."""
+    model_params = getattr(params.train, params.train.model).model_dump(mode="json")
+    return {
+        "model_version": None,  # derived from the files and the contract once they are written
+        "model": {"kind": estimator.kind, "config": estimator.config(), "params": model_params},
         "features": params.dataset.feature_columns(params.featurize.use_sensitive),
         "threshold": params.evaluate.threshold,
         "dataset": params.dataset.model_dump(mode="json"),
-        "training": {**training, "device": estimator.device, "git_commit": state.commit,
-                     "git_dirty": state.dirty, "finished_at": datetime.now(UTC).isoformat()},
-    }  # fmt: skip
+        "training": {"device": estimator.device, "valid_roc_auc": valid_roc_auc},
+    }
 
 
 def known_answers(bundle_dir: Path, split_dir: Path, count: int) -> list[dict[str, Any]]:
@@ -71,19 +77,18 @@ def known_answers(bundle_dir: Path, split_dir: Path, count: int) -> list[dict[st
 
 def run(
     params: Params, split_dir: Path = SPLIT, preprocessor_path: Path = PREPROCESSOR,
-    bundle_dir: Path = BUNDLE,
+    bundle_dir: Path = BUNDLE, record_path: Path = PROVENANCE,
 ) -> dict[str, Any]:  # fmt: skip
-    estimator, training = fit(params, split_dir, load_skops(preprocessor_path))
-    manifest = base_manifest(params, estimator, training)
-    manifest_path = save_bundle(bundle_dir, preprocessor_path, estimator, manifest)
-    manifest = _finish_manifest(manifest_path, bundle_dir, split_dir, params.train.known_answers)
-    return {"model_version": manifest["model_version"], **manifest["training"]}
+    estimator, fitted = fit(params, split_dir, load_skops(preprocessor_path))
+    manifest = base_manifest(params, estimator, fitted["valid_roc_auc"])
+    with atomic_directory(bundle_dir) as staging:
+        manifest = save_bundle(staging, preprocessor_path, estimator, manifest)
+        manifest["known_answers"] = known_answers(staging, split_dir, params.train.known_answers)
+        write_json(staging / MANIFEST, manifest)
+    record = provenance.run_record(manifest["model_version"], fitted["timing"])
+    provenance.write_record(record, record_path)
+    return {"model_version": manifest["model_version"], **record["training"]}
 
 
-def _finish_manifest(path: Path, bundle_dir: Path, split_dir: Path, count: int) -> dict:
-    manifest = read_json(path)
-    estimator_file = bundle_dir / manifest["artifacts"]["estimator"]["file"]
-    manifest["model_version"] = model_version(sha256_file(estimator_file))
-    manifest["known_answers"] = known_answers(bundle_dir, split_dir, count)
-    write_json(path, manifest)
-    return manifest
+def main(params: Params) -> dict[str, Any]:
+    return run(params)

@@ -1,6 +1,7 @@
-"""Stage 1: read the raw files exactly as the dataset spec describes them and check them against
-the pandera schema. All problems are collected (lazy validation); on any problem the stage writes
-a failure report, exits non-zero and leaves the previous outputs untouched."""
+"""Stage 1: read the raw files exactly as the dataset spec describes them (train and test, or one
+file `all`) and check them against the pandera schema. All problems are collected (lazy
+validation); on any problem the stage writes a failure report, exits non-zero and leaves the
+previous outputs untouched."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from greenlight.errors import DataValidationError
-from greenlight.files import write_json, write_parquet
+from greenlight.config import Params
+from greenlight.errors import DataValidationError, MissingInputError
+from greenlight.files import atomic_directory, write_json, write_parquet
 from greenlight.paths import REPORTS, VALIDATED
 from greenlight.spec import DatasetSpec, FileSpec, pandera_schema
 
@@ -91,16 +93,26 @@ def run(spec: DatasetSpec, out_dir: Path = VALIDATED, reports: Path = REPORTS) -
     """Validate every file in the spec; write typed parquet files only if all of them pass."""
     typed, problems = {}, []
     for split, file in spec.files.items():
-        frame = clean(read_raw(Path(file.path), file, spec), file, spec)
+        frame = clean(read_raw(_existing(split, file), file, spec), file, spec)
         typed[split], found = check(frame, spec, file.path)
         problems += found
     if problems:
         write_json(reports / FAILURE_REPORT.name, {"status": "failed", "problems": problems})
         raise DataValidationError(format_failures(problems))
-    for split, frame in typed.items():
-        write_parquet(out_dir / f"{split}.parquet", frame.reset_index(drop=True))
+    with atomic_directory(out_dir) as staging:  # exactly this run's files, or the old folder
+        for split, frame in typed.items():
+            write_parquet(staging / f"{split}.parquet", frame.reset_index(drop=True))
     (reports / FAILURE_REPORT.name).unlink(missing_ok=True)
     return write_summary(typed, reports / SUMMARY.name)
+
+
+def _existing(split: str, file: FileSpec) -> Path:
+    path = Path(file.path)
+    if not path.is_file():
+        raise MissingInputError(
+            f"dataset.files.{split}.path: {path} is not a file (see params.yaml)"
+        )
+    return path
 
 
 def write_summary(typed: dict[str, pd.DataFrame], path: Path) -> dict[str, Any]:
@@ -138,3 +150,7 @@ def _example(case: dict[str, Any], withhold: bool) -> dict[str, Any]:
         "line": int(line) if isinstance(line, (int, np.integer)) else None,
         "value": WITHHELD if withhold and shown is not None else shown,
     }
+
+
+def main(params: Params) -> dict[str, Any]:
+    return run(params.dataset)
