@@ -107,9 +107,11 @@ SWEEP_SHOW := --md --no-pager --only-changed --sort-by roc_auc --sort-order desc
   --drop '.*groups.*|.*precision|.*recall|Created|Executor|State|artifacts/.*|models/.*|reports/.*'
 
 .PHONY: pr-report
-pr-report: setup ## Write reports/pr_comment.md (verdict, metrics, params, fairness vs PR_BASE=origin/main)
+pr-report: setup ## Write reports/pr_comment.md (charts, flips, fairness, explanations vs PR_BASE=origin/main) and reports/pr_figures.txt
 	$(BIN)/greenlight report --base '$(PR_BASE)'
 	@if [ -n "$${GITHUB_STEP_SUMMARY:-}" ]; then cat reports/pr_comment.md >> "$$GITHUB_STEP_SUMMARY"; fi
+	@# The PNGs the comment does not link, one path a line: the `figures` output, for upload-artifact.
+	@if [ -n "$${GITHUB_OUTPUT:-}" ]; then { echo 'figures<<PR_FIGURES'; cat reports/pr_figures.txt; echo 'PR_FIGURES'; } >> "$$GITHUB_OUTPUT"; fi
 
 .PHONY: pr-check-lock
 pr-check-lock: setup ## CI, after pr-repro: fail, naming stages and paths, unless the committed dvc.lock is what the repro wrote
@@ -255,6 +257,11 @@ bench-deploy: setup ## Switch colors under keep-alive load, HAProxy runtime API 
 	$(BIN)/python -m greenlight.deploy.bench
 
 ##@ Benchmarks (JSON under reports/)
+.PHONY: bench-explain
+bench-explain: pull ## One record explained vs predicted in-process, shap's import time and size -> reports/explain_bench.json
+	$(BIN)/dvc repro --pull train
+	$(BIN)/python -m tools.bench_explain
+
 .PHONY: bench-pipeline
 bench-pipeline: pull ## Time the full pipeline, a no-op repro and `dvc version`
 	$(BIN)/python -m greenlight.devtools.bench_pipeline
@@ -262,7 +269,7 @@ bench-pipeline: pull ## Time the full pipeline, a no-op repro and `dvc version`
 ##@ Housekeeping
 .PHONY: clean
 clean: ## Remove the DVC-cached pipeline outputs (committed metrics and card, the DVC cache and .venv stay)
-	rm -rf artifacts models/bundle reports/figures reports/fairness reports/provenance.json build
+	rm -rf artifacts models/bundle reports/figures reports/fairness reports/explain reports/provenance.json build
 
 .PHONY: help
 help: ## List the targets

@@ -68,7 +68,7 @@ class PipelineRun:
 
 def run_pipeline(workdir: Path, params: Params) -> PipelineRun:
     """Every stage in dvc.yaml order, with the default (relative) paths, inside `workdir`."""
-    from greenlight.stages import card, evaluate, fairness, featurize, train, validate
+    from greenlight.stages import card, evaluate, explain, fairness, featurize, train, validate
 
     with working_directory(workdir):
         validate.run(params.dataset)
@@ -76,6 +76,7 @@ def run_pipeline(workdir: Path, params: Params) -> PipelineRun:
         train.run(params)
         evaluate.run(params)
         fairness.run(params)
+        explain.run(params)
         card.run(params)
     return PipelineRun(workdir=workdir, params=params)
 

@@ -76,6 +76,12 @@ def fairness(params: ParamsOption = DEFAULT_PARAMS) -> None:
 
 
 @app.command()
+def explain(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Mean absolute feature contributions on the test split, overall and per sensitive group."""
+    _stage("explain", params)
+
+
+@app.command()
 def card(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Write the model card (reports/model_card.md)."""
     _stage("card", params)
@@ -123,11 +129,18 @@ def report(
         "reports/pr_comment.md"
     ),
     params: ParamsOption = DEFAULT_PARAMS,
+    base_bundle: Annotated[
+        Path | None,
+        typer.Option(help="The base's model bundle; default: read from DVC at the base commit."),
+    ] = None,
 ) -> None:
-    """Write the pull-request comment: gate verdict, metrics, params and fairness vs the base."""
+    """Write the pull-request comment (verdict, metrics, behaviour, charts, fairness,
+    explanations, data, cost vs the base) and the list of PNGs the workflow keeps."""
     from greenlight import report as pr_report  # noqa: PLC0415
 
-    markdown = pr_report.run(_params(params), base, params_path=params, output=output)
+    markdown = pr_report.run(
+        _params(params), base, params_path=params, output=output, base_bundle_dir=base_bundle
+    )
     typer.echo(f"{output} written: {markdown.splitlines()[0].lstrip('# ')}")
 
 

@@ -71,10 +71,25 @@ class EvaluateParams(_Section):
     importance: ImportanceParams = ImportanceParams()
 
 
+class ConfidenceParams(_Section):
+    level: float = Field(0.95, gt=0, lt=1)
+    resamples: int = Field(1000, ge=100)
+    seed: int = 42
+
+
 class FairnessParams(_Section):
     max_difference: dict[
         Literal["demographic_parity_difference", "equalized_odds_difference"], float
     ] = Field(default_factory=dict)
+    min_group_count: int = Field(30, ge=1)
+    confidence: ConfidenceParams = ConfidenceParams()
+    gate_on: Literal["estimate", "upper", "lower"] = "estimate"
+
+
+class ExplainParams(_Section):
+    sample: int = Field(5000, ge=10)
+    seed: int = 42
+    max_coalitions: int = Field(4096, ge=16)
 
 
 class GateParams(_Section):
@@ -96,6 +111,7 @@ class Params(_Section):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     fairness: FairnessParams = FairnessParams()
+    explain: ExplainParams = ExplainParams()
     gate: GateParams = GateParams()
     card: CardParams = CardParams()
 

@@ -40,6 +40,28 @@ def build_preprocessor(spec: DatasetSpec, features: list[str]) -> ColumnTransfor
     )
 
 
+def encoded_columns(preprocessor: ColumnTransformer) -> dict[str, list[int]]:
+    """Which columns of the transformed matrix each input feature became: one per number, one per
+    allowed level of a category (what an explanation sums back into one value per feature)."""
+    columns: dict[str, list[int]] = {}
+    for name, step, features in preprocessor.transformers_:
+        block = preprocessor.output_indices_[name]
+        if block.stop == block.start:
+            continue  # a dropped remainder
+        one_hot = isinstance(step, OneHotEncoder)
+        widths = [len(levels) for levels in step.categories_] if one_hot else [1] * len(features)
+        start = block.start
+        for feature, width in zip(features, widths, strict=True):
+            columns[str(feature)] = list(range(start, start + width))
+            start += width
+        if start != block.stop:
+            raise ValueError(
+                f"preprocessor block {name!r} has {block.stop - block.start} columns "
+                f"but its features account for {start - block.start}"
+            )
+    return columns
+
+
 def transform(preprocessor: ColumnTransformer, frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(preprocessor.transform(frame), dtype=np.float32)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -26,3 +26,13 @@ def cell(value: Any) -> str:
 
 def pass_fail(passed: bool) -> str:
     return "pass" if passed else "**FAIL**"
+
+
+def too_small_row(name: str, values: Mapping[str, Any], width: int, minimum: Any) -> tuple:
+    """A group too small to judge: its count, the reason, and blanks where its rates would be."""
+    reason = f"too small to judge (< {minimum} records)" if minimum else "too small to judge"
+    return (name, values.get("count"), reason, *([""] * (width - 3)))
+
+
+def interval(bounds: Sequence[float] | None) -> str:
+    return "n/a" if not bounds else f"[{bounds[0]:.4f}, {bounds[1]:.4f}]"

@@ -10,3 +10,4 @@ PREDICTIONS = ARTIFACTS / "predictions" / "test.parquet"
 BUNDLE = Path("models/bundle")
 REPORTS = Path("reports")
 PROVENANCE = REPORTS / "provenance.json"  # the training run's record: not a DVC output
+LATENCY = REPORTS / "latency.json"  # one record predicted and explained, timed: not a DVC output

@@ -33,9 +33,9 @@ def curve(name: str, table: pd.DataFrame, path: Path) -> None:
 
 
 def confusion(table: pd.DataFrame, path: Path) -> None:
-    counts = pd.crosstab(table["actual"], table["predicted"]).reindex(
-        index=[0, 1], columns=[0, 1], fill_value=0
-    )
+    """`table`: one row per (actual, predicted) cell with its count."""
+    counts = table.pivot_table(index="actual", columns="predicted", values="count", aggfunc="sum")
+    counts = counts.reindex(index=[0, 1], columns=[0, 1], fill_value=0)
     figure, axes = plt.subplots(figsize=(4, 3.6))
     axes.imshow(counts.to_numpy(), cmap="Blues")
     for (row, column), value in pd.DataFrame(counts.to_numpy()).stack().items():
@@ -53,10 +53,22 @@ def importance(values: dict[str, dict[str, float]], path: Path) -> None:
 
 
 def group_rates(attribute: str, groups: dict[str, dict[str, float]], path: Path) -> None:
-    names = list(groups)
-    figure, axes = plt.subplots(figsize=(5, 0.35 * len(names) + 1.2))
-    axes.barh(names, [groups[n]["selection_rate"] for n in names])
-    axes.set(xlabel="selection rate", title=f"Selection rate by {attribute}", xlim=(0, 1))
+    """Groups too small to judge have no rate to draw: they are counted in the title instead."""
+    names = [name for name, values in groups.items() if not values.get("too_small")]
+    left_out = len(groups) - len(names)
+    note = f"\n({left_out} group(s) too small to judge, not shown)" if left_out else ""
+    figure, axes = plt.subplots(figsize=(5, 0.35 * len(names) + 1.4))
+    axes.barh(names, [groups[n]["selection_rate"] or 0.0 for n in names])
+    axes.set(xlabel="selection rate", title=f"Selection rate by {attribute}{note}", xlim=(0, 1))
+    _save(figure, path)
+
+
+def bars(values: dict[str, float], xlabel: str, title: str, path: Path) -> None:
+    """One horizontal bar per name, the largest on top."""
+    names = list(values)[::-1]
+    figure, axes = plt.subplots(figsize=(5, 0.3 * len(names) + 1))
+    axes.barh(names, [values[n] for n in names])
+    axes.set(xlabel=xlabel, title=title)
     _save(figure, path)
 
 

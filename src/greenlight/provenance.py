@@ -33,6 +33,7 @@ PACKAGES = (
     "matplotlib",
     "dvc",
     "bentoml",
+    "shap",
 )
 
 

@@ -7,11 +7,14 @@ import copy
 import dataclasses
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from greenlight.config import Params
 from greenlight.lockcheck import StaleStage
 from greenlight.report.device import Device
+from greenlight.report.inputs import Timings
 from greenlight.report.render import ReportInputs, Side, render
 from greenlight.stages.gate import gate_checks
 
@@ -95,9 +98,15 @@ def test_a_failing_gate_says_which_check_and_why(params: Params) -> None:
     assert "sex.demographic_parity_difference = 0.4000, must be at most 0.25" in first
     assert row(markdown, "accuracy")[-2:] == ["**worse**", "≥ 0.86 **FAIL**"]
     fairness = section(markdown, "Fairness")
-    assert row(fairness, "demographic_parity_difference") == [
-        "demographic_parity_difference", "0.1000", "0.4000", "0.2500", "**FAIL**",
-    ]  # fmt: skip
+    parity = row(fairness, "demographic_parity_difference")
+    assert parity == [
+        "demographic_parity_difference",
+        "0.1000",
+        "0.4000",
+        "n/a",
+        "0.2500",
+        "**FAIL**",
+    ]
 
 
 def test_metrics_table_shows_base_branch_delta_and_direction(params: Params) -> None:
@@ -146,9 +155,8 @@ def test_fairness_lists_every_group_and_difference_against_its_threshold(params:
     assert "**sex**" in fairness
     assert row(fairness, "group") == ["group", "count", "selection rate", "TPR", "FPR", "accuracy"]
     assert row(fairness, "Female") == ["Female", "500", "0.1000", "0.6000", "0.0500", "0.8500"]
-    assert row(fairness, "equalized_odds_difference") == [
-        "equalized_odds_difference", "0.0500", "0.0500", "0.3500", "pass",
-    ]  # fmt: skip
+    odds = row(fairness, "equalized_odds_difference")
+    assert odds == ["equalized_odds_difference", "0.0500", "0.0500", "n/a", "0.3500", "pass"]
 
 
 def test_a_sensitive_attribute_dropped_since_the_base_is_named(params: Params) -> None:
@@ -156,12 +164,78 @@ def test_a_sensitive_attribute_dropped_since_the_base_is_named(params: Params) -
     assert "No longer evaluated (present at the base): race." in render(inputs(params, base=base))
 
 
-def test_figures_are_relative_images_for_cml_to_upload(params: Params) -> None:
+def test_the_comment_links_no_image_and_names_the_pngs_kept_as_artifacts(params: Params) -> None:
+    """A linked local image is what CML uploads to its asset host: there is none."""
     markdown = render(inputs(params))
-    assert "![roc](figures/roc.png)" in markdown
-    assert "![sex](fairness/sex.png)" in markdown
+    assert "![" not in markdown and "<img" not in markdown
+    assert "`figures/roc.png`, `fairness/sex.png`" in markdown
+    assert "workflow artifacts" in markdown
     no_figures = render(dataclasses.replace(inputs(params), figures=()))
-    assert "<details>" not in no_figures
+    assert "PNG renderings" not in no_figures
+
+
+def test_too_small_groups_show_their_count_only_and_intervals_are_printed(params: Params) -> None:
+    fairness = copy.deepcopy(FAIRNESS)
+    fairness["sex"]["groups"]["Other"] = {"count": 4, "too_small": True}
+    fairness["sex"]["min_group_count"] = 30
+    fairness["sex"]["interval"] = {"demographic_parity_difference": [0.05, 0.15]}
+    fairness["sex"]["confidence_level"] = 0.95
+    section_text = section(render(inputs(params, fairness=fairness)), "Fairness")
+    reason = "too small to judge (< 30 records)"
+    assert row(section_text, "Other") == ["Other", "4", reason, "", "", ""]
+    assert row(section_text, "difference")[3] == "95% interval"
+    assert row(section_text, "demographic_parity_difference")[3] == "[0.0500, 0.1500]"
+
+
+def test_the_figures_hold_the_base_and_the_branch_curve(params: Params) -> None:
+    roc = pd.DataFrame({"fpr": [0.0, 0.5, 1.0], "tpr": [0.0, 0.9, 1.0]})
+    better = pd.DataFrame({"fpr": [0.0, 0.5, 1.0], "tpr": [0.0, 0.95, 1.0]})
+    base = Side(METRICS, FAIRNESS, PARAMS, curves={"roc": roc})
+    head = dataclasses.replace(inputs(params).head, curves={"roc": better})
+    markdown = render(dataclasses.replace(inputs(params, base=base), head=head))
+    chart = markdown[markdown.index("```mermaid") :]
+    lines = [line.strip() for line in chart.splitlines() if line.strip().startswith("line [")]
+    assert lines[0] == "line [" + ", ".join(_interpolated(0.9)) + "]"
+    assert lines[1] == "line [" + ", ".join(_interpolated(0.95)) + "]"
+    assert 'title "ROC (blue: base, orange: this branch, grey: diagonal)"' in chart
+
+
+def _interpolated(middle: float) -> list[str]:
+    values = np.interp(np.linspace(0, 1, 21), [0, 0.5, 1], [0, middle, 1])
+    return [f"{value:.4f}".rstrip("0").rstrip(".") or "0" for value in values]
+
+
+def test_cost_compares_size_and_both_models_timed_here_and_names_what_was_not_measured(
+    params: Params,
+) -> None:
+    """Sizes come from each side's committed cost.json; no timing is committed, so the base's
+    only timing is the one this report measured beside the branch's."""
+    base = Side(METRICS, FAIRNESS, PARAMS, cost={"model_bytes": 1000 * 1024})
+    head = dataclasses.replace(inputs(params).head, cost={"model_bytes": 1500 * 1024})
+    timings = Timings(predict_ms=(2.0, 3.0), training_seconds=12.5)
+    markdown = render(dataclasses.replace(inputs(params, base=base), head=head, timings=timings))
+    cost = section(markdown, "Cost")
+    assert row(cost, "model size (KiB)")[1:] == ["1,000.0", "1,500.0", "+50%"]
+    assert row(cost, "one record, predict (ms)")[1:] == ["2.000", "3.000", "+50%"]
+    assert row(cost, "training time (s)")[1:] == ["n/a", "12.50", "n/a"]
+    assert "| one record, explained / unexplained |" not in cost
+    assert "Not measured here (restored from the DVC cache): one record, explained" in cost
+
+
+def test_no_cost_figure_on_the_branch_means_no_cost_section(params: Params) -> None:
+    assert "#### Cost" not in render(inputs(params))
+
+
+def test_an_over_long_comment_leaves_out_its_last_sections_and_names_them(params: Params) -> None:
+    whole = render(inputs(params))
+    short = render(inputs(params), limit=len(whole) // 2)
+    assert len(short) <= len(whole) // 2
+    assert short.startswith("### ✅ Gate passed")
+    assert "#### Provenance" in short  # verdict and provenance always stay
+    [left_out] = [line for line in short.splitlines() if line.startswith("Left out")]
+    assert left_out.startswith("Left out to stay under GitHub's comment limit: ")
+    assert "PNG list" in left_out  # the last optional section goes first
+    assert "#### Metrics" in short  # the first ones stay while they fit
 
 
 def test_provenance_names_version_commit_data_and_devices(params: Params) -> None:

@@ -62,24 +62,29 @@ def test_a_corrupt_base_file_is_named(tmp_path: Path) -> None:
 
 
 def test_figures_are_listed_relative_to_the_comment(tmp_path: Path) -> None:
-    names = ("fairness/sex.png", "figures/extra.png", "figures/calibration.png",
-             "figures/roc.png", "plots/roc.csv")  # fmt: skip
+    names = ["fairness/sex.png", "figures/extra.png", "figures/calibration.png", "figures/roc.png"]
+    names += ["plots/roc.csv", "explain/contributions.png"]
     for name in names:
         (tmp_path / "reports" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "reports" / name).write_bytes(b"png")
     found = figures(tmp_path / "reports", relative_to=tmp_path / "reports")
     # the evaluate stage's figures in reading order, any other one after them, fairness last
-    assert found == [
-        "figures/roc.png", "figures/calibration.png", "figures/extra.png", "fairness/sex.png",
-    ]  # fmt: skip
+    expected = [
+        "figures/roc.png",
+        "figures/calibration.png",
+        "figures/extra.png",
+        "fairness/sex.png",
+    ]
+    assert found == [*expected, "explain/contributions.png"]
     from_root = figures(tmp_path / "reports", relative_to=tmp_path)
     assert from_root[0] == "reports/figures/roc.png"
 
 
 @pytest.mark.slow
 def test_greenlight_report_end_to_end(pipeline_run: PipelineRun, tmp_path: Path) -> None:
-    """Base = the sample pipeline's outputs, committed; branch = a stricter gate. The comment
-    fails the gate with the reason, lists the param change, and its images exist."""
+    """Base = the sample pipeline's reports, committed; branch = a stricter gate, and no pipeline
+    outputs in the workspace. The comment fails the gate with the reason, lists the param change,
+    says why it counts no flips, and lists (does not link) the PNGs that exist."""
     repo = tmp_path / "repo"
     shutil.copytree(pipeline_run.reports, repo / "reports")
     shutil.copytree(pipeline_run.bundle, repo / "models" / "bundle")
@@ -102,9 +107,11 @@ def test_greenlight_report_end_to_end(pipeline_run: PipelineRun, tmp_path: Path)
     assert "accuracy = " in comment.splitlines()[0]
     assert "must be at least 0.99" in comment.splitlines()[0]
     assert "| `gate.min.accuracy` | `0.86` | `0.99` |" in comment
-    images = [line.split("](")[1].rstrip(")") for line in comment.splitlines() if "![" in line]
-    assert len(images) >= 6
-    assert all((repo / "reports" / image).is_file() for image in images)
+    assert "Flipped predictions: not counted: artifacts/split/test.parquet not found" in comment
+    assert "![" not in comment
+    listed = (repo / "reports" / "pr_figures.txt").read_text().split()
+    assert len(listed) >= 8
+    assert all((repo / path).is_file() for path in listed)
     assert "Gate failed" in result.output
     lock["stages"]["train"]["outs"] = [{"path": "models/bundle", "md5": "new.dir"}]
     (repo / "dvc.lock").write_text(yaml.safe_dump(lock))  # what a repro wrote, not committed

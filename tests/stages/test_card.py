@@ -65,6 +65,17 @@ def test_the_card_is_the_same_bytes_when_written_again(pipeline_run: PipelineRun
     assert record["git"]["commit"].encode() not in before
 
 
+def test_card_explains_and_marks_groups_too_small_to_judge(pipeline_run: PipelineRun) -> None:
+    text = (pipeline_run.reports / "model_card.md").read_text()
+    explanations = text[text.index("## Explanations") :]
+    assert "mean absolute contribution per feature, in log-odds" in explanations
+    assert "| feature | Female (n=" in explanations
+    assert "Too small to judge: Amer-Indian-Eskimo (n=7)" in explanations
+    fairness = text[text.index("## Fairness") : text.index("## Explanations")]
+    assert "| Other | 7 | too small to judge (< 30 records) |" in fairness
+    assert "| difference | estimate | 95% interval | max |" in fairness
+
+
 def test_data_hashes_are_the_md5_of_each_file_the_spec_names(pipeline_run: PipelineRun) -> None:
     hashes = card.data_hashes(pipeline_run.params)
     files = pipeline_run.params.dataset.files.values()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
@@ -32,9 +34,19 @@ def test_curve_tables_have_the_columns_dvc_plots_reads() -> None:
     assert list(tables["roc"].columns) == ["fpr", "tpr"]
     assert list(tables["precision_recall"].columns) == ["recall", "precision"]
     assert list(tables["calibration"].columns) == ["mean_predicted", "fraction_positive"]
-    assert tables["confusion"].to_numpy().tolist() == [
-        [y, int(p >= 0.5)] for y, p in zip(Y, P, strict=True)
-    ]
+    # four counts, not a row per record: 0.6 is a false positive, 0.4 a false negative
+    cells = tables["confusion"][["actual", "predicted", "count"]].to_numpy().tolist()
+    assert cells == [[0, 0, 3], [0, 1, 1], [1, 0, 1], [1, 1, 3]]
+
+
+def test_cost_is_the_bundles_bytes_and_holds_no_timing(pipeline_run: PipelineRun) -> None:
+    """A DVC output is the same bytes on every run: the model's size, not how long it took."""
+    cost = json.loads((pipeline_run.reports / "cost.json").read_text())
+    manifest = json.loads((pipeline_run.bundle / "manifest.json").read_text())
+    assert cost == {"model_bytes": sum(entry["bytes"] for entry in manifest["artifacts"].values())}
+    record = json.loads((pipeline_run.reports / "provenance.json").read_text())
+    assert record["model_version"] == manifest["model_version"]
+    assert record["training"]["seconds"] > 0  # the training time lives in the run's record
 
 
 def test_long_curves_are_thinned_keeping_both_ends() -> None:

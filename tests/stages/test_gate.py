@@ -56,6 +56,50 @@ def test_fairness_difference_over_threshold_fails(params: Params) -> None:
     assert names == ["sex.demographic_parity_difference"]
 
 
+def gate_on(params: Params, basis: str) -> Params:
+    fairness_params = params.fairness.model_copy(update={"gate_on": basis})
+    return params.model_copy(update={"fairness": fairness_params})
+
+
+def test_the_gate_can_judge_the_ends_of_each_interval(params: Params) -> None:
+    """race's equalized odds: 0.12 estimated, [0.08, 0.43] at 95%: within 0.35 on the estimate,
+    over it on the strict upper end; a 0.1 limit fails the estimate, not the lenient lower end."""
+    intervals = {
+        "sex": {
+            "demographic_parity_difference": [0.15, 0.19],
+            "equalized_odds_difference": [0.04, 0.09],
+        },
+        "race": {
+            "demographic_parity_difference": [0.12, 0.21],
+            "equalized_odds_difference": [0.08, 0.43],
+        },
+    }
+    fairness = {
+        name: {**report, "interval": intervals[name], "confidence_level": 0.95}
+        for name, report in FAIRNESS.items()
+    }
+    assert failures(gate_checks(METRICS, fairness, params)) == []
+    [strict] = failures(gate_checks(METRICS, fairness, gate_on(params, "upper")))
+    assert strict.describe() == (
+        "race.equalized_odds_difference = 0.4300 (upper end of its 95% interval), "
+        "must be at most 0.35 (FAILED)"
+    )
+    tight = params.fairness.model_copy(
+        update={"max_difference": {"equalized_odds_difference": 0.1}}
+    )
+    tighter = params.model_copy(update={"fairness": tight})
+    assert [c.name for c in failures(gate_checks(METRICS, fairness, tighter))] == [
+        "race.equalized_odds_difference"
+    ]
+    assert failures(gate_checks(METRICS, fairness, gate_on(tighter, "lower"))) == []
+
+
+def test_a_bound_missing_from_the_report_fails_the_check(params: Params) -> None:
+    [*checks] = gate_checks(METRICS, FAIRNESS, gate_on(params, "upper"))
+    fairness_checks = [check for check in checks if "." in check.name]
+    assert fairness_checks and all(not check.passed for check in fairness_checks)
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("params.yaml", "schema.yaml"):

@@ -42,6 +42,10 @@ def test_sample_passes_with_the_file_conventions_applied(tmp_path: Path, params:
     # "?" is the missing token: a missing value, never a category
     assert test["workclass"].isna().sum() == summary["missing"]["test"]["workclass"] > 0
     assert test["age"].dtype == "int64"
+    # label balance per file, for a data change's review
+    counts = test["income"].value_counts()
+    assert summary["labels"]["test"] == {">50K": counts[">50K"], "<=50K": counts["<=50K"]}
+    assert sum(summary["labels"]["train"].values()) == 2000
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,10 @@ class Estimator(Protocol):
         """Probability of the positive class, one value per row."""
         ...
 
+    def predict_logit(self, x: np.ndarray) -> np.ndarray:
+        """The same output in log-odds (what explanations add up to), one value per row."""
+        ...
+
     def save(self, directory: Path) -> Path:
         """Write the weights into `directory` in a non-pickle format; return the file written."""
         ...

@@ -71,11 +71,16 @@ class TorchMLP:
         self.network.eval()
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return torch.sigmoid(self._logits(x)).cpu().numpy().astype(np.float64)
+
+    def predict_logit(self, x: np.ndarray) -> np.ndarray:
+        return self._logits(x).cpu().numpy().astype(np.float64)
+
+    def _logits(self, x: np.ndarray) -> torch.Tensor:
         if self.network is None:
             raise RuntimeError("predict_proba called before fit or load")
         with torch.inference_mode():
-            logits = self.network(_as_tensor(x, self.device)).squeeze(1)
-        return torch.sigmoid(logits).cpu().numpy().astype(np.float64)
+            return self.network(_as_tensor(x, self.device)).squeeze(1)
 
     def save(self, directory: Path) -> Path:
         if self.network is None:

@@ -48,6 +48,10 @@ class SklearnEstimator:
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         return self.model.predict_proba(x)[:, 1]
 
+    def predict_logit(self, x: np.ndarray) -> np.ndarray:
+        # Both kinds' decision_function is the positive class's log-odds (binary target).
+        return np.asarray(self.model.decision_function(x), dtype=np.float64)
+
     def save(self, directory: Path) -> Path:
         return dump_skops(_without_thread_count(self.model), directory / FILE_NAME)
 

@@ -1,65 +1,88 @@
 """The pull-request comment as Markdown, from plain data (pure: the I/O is in `sources`).
 
-Order follows what a reviewer decides on: the gate verdict and the hardware first, then metrics
-against the base, the params that changed, fairness per sensitive attribute, figures, provenance.
-Image paths are relative to the comment file, which is how CML finds and uploads them."""
+Order follows what a reviewer decides on: the verdict (a stale dvc.lock, first, fails it) and the
+hardware first, then metrics against the base, what changed in behaviour, the figures (base and
+branch in each), the params that changed, fairness per sensitive attribute, explanations, data,
+cost, provenance.
+
+The comment links no image: its charts are Mermaid blocks GitHub draws itself, and the PNGs stay
+in the workflow's artifacts (CML uploads every linked local image to a third-party host). It
+stays under GitHub's comment limit: the long optional parts are dropped, and named, when it
+would not."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from greenlight.lockcheck import StaleStage
 from greenlight.lockcheck import verdict as lock_verdict
-from greenlight.markdown import pass_fail, table
+from greenlight.markdown import interval, pass_fail, table, too_small_row
+from greenlight.report import sections
 from greenlight.report.compare import MetricRow, ParamChange, changed_params, metric_rows
 from greenlight.report.device import Device
+from greenlight.report.inputs import ReportInputs, Side
 from greenlight.stages.gate import Check, failures
 
-GROUP_COLUMNS = {"count": "count", "selection_rate": "selection rate",
-                 "true_positive_rate": "TPR", "false_positive_rate": "FPR",
-                 "accuracy": "accuracy"}  # fmt: skip
+__all__ = ["ReportInputs", "Side", "render"]
+
+GROUP_COLUMNS = {
+    "count": "count",
+    "selection_rate": "selection rate",
+    "true_positive_rate": "TPR",
+    "false_positive_rate": "FPR",
+    "accuracy": "accuracy",
+}
 TREND_LABELS = {"worse": "**worse**", "unchanged": ""}
 PARAM_WIDTH = 60  # longer values (prose for the model card) are cut in the table
 
 
-@dataclass(frozen=True)
-class Side:
-    """What one commit's reports and params say; None where that commit has no such file yet."""
-
-    metrics: Mapping[str, Any] | None = None
-    fairness: Mapping[str, Any] | None = None
-    params: Mapping[str, Any] | None = None
+# GitHub refuses a comment above 65,536 characters; CML adds its watermark, so keep a margin.
+MAX_COMMENT_CHARS = 60_000
 
 
-@dataclass(frozen=True)
-class ReportInputs:
-    base_ref: str
-    base: Side
-    head: Side
-    checks: Sequence[Check]
-    provenance: Mapping[str, Any]
-    manifest: Mapping[str, Any]
-    device: Device
-    figures: Sequence[str] = field(default=())  # image paths relative to the comment file
-    stale: Sequence[StaleStage] = field(default=())  # dvc.lock vs what the repro produced
+def render(inputs: ReportInputs, limit: int = MAX_COMMENT_CHARS) -> str:
+    """The comment; optional sections (later ones first) are left out, and named, if it would
+    be longer than `limit` characters."""
+    required, optional = _sections(inputs)
+    kept = list(optional)
+    dropped: list[str] = []
+    while kept and _length(required, kept, dropped) > limit:
+        dropped.insert(0, kept.pop()[0])
+    parts = [*required[:2], *(text for _, text in kept), *required[2:]]
+    if dropped:
+        parts.append(f"Left out to stay under GitHub's comment limit: {', '.join(dropped)}.")
+    return "\n\n".join(part for part in parts if part) + "\n"
 
 
-def render(inputs: ReportInputs) -> str:
+def _sections(inputs: ReportInputs) -> tuple[list[str], list[tuple[str, str]]]:
+    """(required: verdict (a stale dvc.lock first), runner line, then provenance), (optional:
+    name, text) in order."""
     checks = {check.name: check for check in inputs.checks}
-    sections = [
-        *headline(inputs.checks, inputs.stale),
+    base, head = inputs.base, inputs.head
+    required = [
+        "\n\n".join(headline(inputs.checks, inputs.stale)),
         f"Compared with `{inputs.base_ref}`. Runner: {inputs.device.describe()}",
-        metrics_section(inputs, checks),
-        params_section(inputs.base_ref, inputs.base.params, inputs.head.params or {}),
-        fairness_section(inputs.base.fairness or {}, inputs.head.fairness or {}, checks),
-        figures_section(inputs.figures),
         provenance_section(inputs.provenance, inputs.manifest, inputs.device),
     ]
-    return "\n\n".join(section for section in sections if section) + "\n"
+    optional = [
+        ("metrics", metrics_section(inputs, checks)),
+        ("behaviour", sections.behaviour_section(inputs)),
+        ("figures", sections.figures_section(inputs)),
+        ("params", params_section(inputs.base_ref, base.params, head.params or {})),
+        ("fairness", fairness_section(base.fairness or {}, head.fairness or {}, checks)),
+        ("explanations", sections.explanations_section(base, head)),
+        ("data", sections.data_section(inputs.base_ref, base.validation, head.validation)),
+        ("cost", sections.cost_section(inputs)),
+        ("PNG list", sections.artifacts_section(inputs.figures)),
+    ]
+    return required, [(name, text) for name, text in optional if text]
+
+
+def _length(required: Sequence[str], kept: Sequence[tuple[str, str]], dropped: Sequence) -> int:
+    note = 200 if dropped else 0
+    return sum(len(text) + 2 for text in [*required, *(text for _, text in kept)]) + note
 
 
 def headline(checks: Sequence[Check], stale: Sequence[StaleStage]) -> list[str]:
@@ -121,13 +144,6 @@ def fairness_section(
     if len(parts) == 1:
         parts.append("No sensitive attribute evaluated.")
     return "\n\n".join(parts)
-
-
-def figures_section(figures: Sequence[str]) -> str:
-    if not figures:
-        return ""
-    images = "\n".join(f"![{Path(path).stem}]({path})" for path in figures)
-    return f"<details><summary>Figures ({len(figures)})</summary>\n\n{images}\n\n</details>"
 
 
 def provenance_section(
@@ -193,21 +209,40 @@ def _param_value(value: Any, absent: bool) -> str:
 
 
 def _attribute(
-    name: str, report: Mapping[str, Any], base: Mapping[str, Any] | None,
+    name: str,
+    report: Mapping[str, Any],
+    base: Mapping[str, Any] | None,
     checks: Mapping[str, Check],
-) -> str:  # fmt: skip
-    groups = report.get("groups", {})
-    keys = [key for key in GROUP_COLUMNS if any(key in values for values in groups.values())]
-    group_table = table(
-        ["group", *(GROUP_COLUMNS[key] for key in keys)],
-        [(group, *(values.get(key) for key in keys)) for group, values in groups.items()],
-    )
-    gated = [check.name.split(".", 1)[1] for check in checks.values()
-             if check.name.startswith(f"{name}.")]  # fmt: skip
+) -> str:
+    gated = [
+        check.name.split(".", 1)[1]
+        for check in checks.values()
+        if check.name.startswith(f"{name}.")
+    ]
     metrics = dict.fromkeys([*_differences(report), *gated])
     rows = [_difference(metric, report, base, checks.get(f"{name}.{metric}")) for metric in metrics]
-    headers = ["difference", "base", "this branch", "max", "result"]
-    return f"**{name}**\n\n{group_table}\n\n{table(headers, rows)}"
+    level = report.get("confidence_level")
+    headers = [
+        "difference",
+        "base",
+        "this branch",
+        f"{level:.0%} interval" if level else "interval",
+        "max",
+        "result",
+    ]
+    return f"**{name}**\n\n{_group_table(report)}\n\n{table(headers, rows)}"
+
+
+def _group_table(report: Mapping[str, Any]) -> str:
+    groups, minimum = report.get("groups", {}), report.get("min_group_count")
+    keys = [key for key in GROUP_COLUMNS if any(key in values for values in groups.values())]
+    rows = [
+        too_small_row(group, values, len(keys) + 1, minimum)
+        if values.get("too_small")
+        else (group, *(values.get(key) for key in keys))
+        for group, values in groups.items()
+    ]
+    return table(["group", *(GROUP_COLUMNS[key] for key in keys)], rows)
 
 
 def _differences(report: Mapping[str, Any]) -> list[str]:
@@ -218,6 +253,8 @@ def _difference(
     metric: str, report: Mapping[str, Any], base: Mapping[str, Any] | None, check: Check | None
 ) -> tuple[Any, ...]:
     base_value = None if base is None else base.get(metric)
+    bounds = interval(report.get("interval", {}).get(metric))
     if check is None:
-        return (metric, base_value, report.get(metric), None, "not gated")
-    return (metric, base_value, check.value, check.bound, pass_fail(check.passed))
+        return (metric, base_value, report.get(metric), bounds, None, "not gated")
+    result = pass_fail(check.passed) + (f" (on the {check.basis})" if check.basis else "")
+    return (metric, base_value, report.get(metric), bounds, check.bound, result)

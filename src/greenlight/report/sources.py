@@ -1,15 +1,18 @@
 """The report's inputs from disk and git: this branch's reports/ and params.yaml from the working
-tree, the base's from `git show <ref>:<path>` (metrics.json and fairness.json are committed to git,
-`cache: false` in dvc.yaml, so no DVC remote is needed to read the base)."""
+tree, the base's from `git show <ref>:<path>`. Every file read here is committed to git
+(`cache: false` in dvc.yaml: the JSON reports and the plot tables), so reading the base needs no
+DVC remote and recomputes nothing."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from greenlight.config import read_yaml
@@ -17,31 +20,40 @@ from greenlight.errors import ConfigError, GreenlightError
 from greenlight.files import read_json
 from greenlight.report.render import Side
 
-FIGURE_FOLDERS = ("figures", "fairness")  # under reports/: evaluation plots, then fairness plots
+# The PNG renderings under reports/, in reading order: kept as a workflow artifact, never linked
+# from the comment (an image link makes CML upload the file to a third-party host).
+FIGURE_FOLDERS = ("figures", "fairness", "explain")
 FIGURE_ORDER = ("roc", "precision_recall", "calibration", "confusion", "importance")
+REQUIRED = {"metrics": "metrics.json", "fairness": "fairness.json"}
+OPTIONAL = {
+    "importance": "importance.json",
+    "explanations": "explanations.json",
+    "validation": "validation.json",
+    "cost": "cost.json",
+}
+CURVES = ("roc", "precision_recall", "calibration")  # reports/plots/<name>.csv
 
 
 def head_side(reports: Path, params_path: Path) -> Side:
     params = read_yaml(params_path)
     if not isinstance(params, dict):
         raise ConfigError(f"{params_path}: expected a mapping of sections")
-    return Side(
-        metrics=read_json(reports / "metrics.json"),
-        fairness=read_json(reports / "fairness.json"),
-        params=params,
-    )
+    found = {key: read_json(reports / name) for key, name in REQUIRED.items()}
+    found |= {key: _optional_json(reports / name) for key, name in OPTIONAL.items()}
+    return Side(params=params, curves=_head_curves(reports / "plots"), **found)
 
 
 def base_side(ref: str, reports: Path, params_path: Path) -> Side:
     """The base commit's files; a file the base does not have yet is None (e.g. the first PR)."""
     commit = resolve_ref(ref)
-    metrics = git_file(commit, reports / "metrics.json")
-    fairness = git_file(commit, reports / "fairness.json")
+    names = {**REQUIRED, **OPTIONAL}
+    found = {key: _git_json(commit, ref, reports / name) for key, name in names.items()}
     params = git_file(commit, params_path)
+    curves = {name: _git_csv(commit, reports / "plots" / f"{name}.csv") for name in CURVES}
     return Side(
-        metrics=None if metrics is None else _json(metrics, f"{ref}:{reports}/metrics.json"),
-        fairness=None if fairness is None else _json(fairness, f"{ref}:{reports}/fairness.json"),
         params=None if params is None else _yaml(params, f"{ref}:{params_path}"),
+        curves={name: table for name, table in curves.items() if table is not None},
+        **found,
     )
 
 
@@ -68,7 +80,7 @@ def git_file(commit: str, path: Path) -> str | None:
 
 
 def figures(reports: Path, relative_to: Path) -> list[str]:
-    """The PNGs under reports/figures and reports/fairness, as paths relative to the comment:
+    """The PNGs under reports/{figures,fairness,explain}, as paths relative to `relative_to`:
     the evaluate stage's in reading order (FIGURE_ORDER), then any other, by name."""
     found = [path for folder in FIGURE_FOLDERS for path in sorted((reports / folder).glob("*.png"))]
     found.sort(key=lambda path: (FIGURE_FOLDERS.index(path.parent.name), _rank(path.stem)))
@@ -84,6 +96,25 @@ def _git(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=False)
     except FileNotFoundError as error:
         raise GreenlightError("git is not installed: the report reads the base from git") from error
+
+
+def _optional_json(path: Path) -> Any:
+    return read_json(path) if path.is_file() else None
+
+
+def _head_curves(folder: Path) -> dict[str, pd.DataFrame]:
+    paths = {name: folder / f"{name}.csv" for name in CURVES}
+    return {name: pd.read_csv(path) for name, path in paths.items() if path.is_file()}
+
+
+def _git_json(commit: str, ref: str, path: Path) -> Any:
+    text = git_file(commit, path)
+    return None if text is None else _json(text, f"{ref}:{path.as_posix()}")
+
+
+def _git_csv(commit: str, path: Path) -> pd.DataFrame | None:
+    text = git_file(commit, path)
+    return None if text is None else pd.read_csv(io.StringIO(text))
 
 
 def _json(text: str, where: str) -> Any:

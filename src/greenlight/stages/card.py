@@ -1,8 +1,9 @@
-"""Stage 6: the model card (reports/model_card.md): the model, its version, intended use, limits,
-data, test metrics, fairness and the library versions. Deterministic, like every DVC output: the
-same inputs give the same bytes on every machine, so the card is committed (`cache: false`) and
-`git log -S <model version>` finds the commit that introduced a model. What differs between runs
-(the commit, times, host) is in reports/provenance.json, written by the train stage."""
+"""Stage 7: the model card (reports/model_card.md): the model, its version, intended use, limits,
+data, test metrics, fairness, explanations and the library versions. Deterministic, like every DVC
+output: the same inputs give the same bytes on every machine, so the card is committed
+(`cache: false`) and `git log -S <model version>` finds the commit that introduced a model. What
+differs between runs (the commit, times, host) is in reports/provenance.json, written by the train
+stage."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from typing import Any
 from greenlight.config import Params
 from greenlight.files import md5_file, read_json, write_text
 from greenlight.manifest import read_manifest
-from greenlight.markdown import pass_fail, table
+from greenlight.markdown import interval, pass_fail, table, too_small_row
 from greenlight.paths import BUNDLE, REPORTS
 from greenlight.provenance import package_versions
+
+GROUP_COLUMNS = ("count", "selection_rate", "true_positive_rate", "false_positive_rate", "accuracy")
 
 
 def data_hashes(params: Params) -> dict[str, str]:
@@ -44,12 +47,15 @@ def run(params: Params, bundle_dir: Path = BUNDLE, reports: Path = REPORTS) -> d
     manifest = read_manifest(bundle_dir)
     metrics = read_json(reports / "metrics.json")
     fairness = read_json(reports / "fairness.json")
+    explanations = read_json(reports / "explanations.json")
     record = card_record(params, manifest, metrics)
-    write_text(reports / "model_card.md", render_card(params, record, fairness))
+    write_text(reports / "model_card.md", render_card(params, record, fairness, explanations))
     return record
 
 
-def render_card(params: Params, record: dict[str, Any], fairness: dict[str, Any]) -> str:
+def render_card(
+    params: Params, record: dict[str, Any], fairness: dict[str, Any], explanations: dict[str, Any]
+) -> str:
     sections = [
         f"# Model card: {params.dataset.name} {record['model_version']}",
         _details(record),
@@ -58,6 +64,7 @@ def render_card(params: Params, record: dict[str, Any], fairness: dict[str, Any]
         _data_section(params, record),
         "## Evaluation (test split)\n\n" + table(["metric", "value"], record["metrics"].items()),
         "## Fairness (test split)\n\n" + _fairness_section(fairness),
+        _explanations_section(explanations),
         _figures(fairness),
         _provenance_section(record),
     ]
@@ -87,16 +94,53 @@ def _data_section(params: Params, record: dict[str, Any]) -> str:
 
 
 def _fairness_section(fairness: dict[str, Any]) -> str:
-    parts = []
-    for attribute, report in fairness.items():
-        rows = [(group, *values.values()) for group, values in report["groups"].items()]
-        headers = ["group", *next(iter(report["groups"].values())).keys()]
-        limits = ", ".join(
-            f"{name} {report[name]:.4f} (max {limit}) {pass_fail(report[name] <= limit)}"
-            for name, limit in report["thresholds"].items()
-        )
-        parts.append(f"### {attribute}\n\n{table(headers, rows)}\n\n{limits}")
-    return "\n\n".join(parts)
+    return "\n\n".join(_attribute(name, report) for name, report in fairness.items())
+
+
+def _attribute(attribute: str, report: dict[str, Any]) -> str:
+    minimum, width = report.get("min_group_count"), len(GROUP_COLUMNS) + 1
+    rows = [
+        too_small_row(group, values, width, minimum)
+        if values.get("too_small")
+        else (group, *(values.get(key) for key in GROUP_COLUMNS))
+        for group, values in report["groups"].items()
+    ]
+    level = report.get("confidence_level")
+    headers = ["difference", "estimate", f"{level:.0%} interval" if level else "interval", "max"]
+    limits = [
+        (name, report.get(name), interval(report.get("interval", {}).get(name)), limit)
+        for name, limit in report["thresholds"].items()
+    ]
+    verdict = f"Within the thresholds: {pass_fail(report['passed'])}."
+    groups = table(["group", *GROUP_COLUMNS], rows)
+    return f"### {attribute}\n\n{groups}\n\n{table(headers, limits)}\n\n{verdict}"
+
+
+def _explanations_section(explanations: dict[str, Any]) -> str:
+    """Mean |contribution| per feature, overall and per group (too-small groups by count only)."""
+    units, overall = explanations["units"], explanations["overall"]
+    intro = (
+        f"{explanations['method']} on {explanations['records']:,} test records; mean absolute "
+        f"contribution per feature, in {units} (base value {explanations['base_value']:.4f})."
+    )
+    parts = [intro, table(["feature", "overall"], overall.items())]
+    for attribute, groups in explanations["groups"].items():
+        parts.append(f"By {attribute}:\n\n" + _groups_table(overall, groups))
+    return "## Explanations (test split)\n\n" + "\n\n".join(parts)
+
+
+def _groups_table(overall: dict[str, float], groups: dict[str, Any]) -> str:
+    judged = {name: entry for name, entry in groups.items() if not entry.get("too_small")}
+    headers = ["feature", *(f"{name} (n={entry['count']:,})" for name, entry in judged.items())]
+    rows = [
+        (feature, *(entry["mean_abs"].get(feature) for entry in judged.values()))
+        for feature in overall
+    ]
+    small = [
+        f"{name} (n={entry['count']:,})" for name, entry in groups.items() if name not in judged
+    ]
+    note = f"\n\nToo small to judge: {', '.join(small)}." if small else ""
+    return table(headers, rows) + note
 
 
 def _figures(fairness: dict[str, Any]) -> str:
@@ -105,6 +149,7 @@ def _figures(fairness: dict[str, Any]) -> str:
         for name in ("roc", "precision_recall", "calibration", "confusion", "importance")
     ]
     paths += [f"fairness/{attribute}.png" for attribute in fairness]
+    paths.append("explain/contributions.png")
     return "## Figures\n\n" + "\n".join(f"![{Path(path).stem}]({path})" for path in paths)
 
 

@@ -1,9 +1,14 @@
 """Stage 4: score the bundle on the test split. Writes reports/metrics.json, the curve data that
-`dvc plots` reads, PNG renderings, permutation importance and the test predictions."""
+`dvc plots` reads, PNG renderings, permutation importance, the model's size (reports/cost.json)
+and the test predictions. Every committed table is an aggregate: the confusion table holds four
+counts, never a row per record. No timing: a DVC output holds the same bytes on every run
+(training time is in reports/provenance.json, one-record latency in reports/latency.json, both
+written where the stage ran and never committed; the PR report times base and branch itself)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +46,7 @@ def compute_metrics(y: np.ndarray, probability: np.ndarray, threshold: float) ->
 def curves(
     y: np.ndarray, probability: np.ndarray, params: EvaluateParams
 ) -> dict[str, pd.DataFrame]:
-    """Tables for `dvc plots`: ROC, precision-recall, calibration, confusion (row per record)."""
+    """Tables for `dvc plots`: ROC, precision-recall, calibration, confusion (four counts)."""
     fpr, tpr, _ = skm.roc_curve(y, probability)
     precision, recall, _ = skm.precision_recall_curve(y, probability)
     observed, predicted = calibration_curve(y, probability, n_bins=params.calibration_bins)
@@ -49,10 +54,28 @@ def curves(
         "roc": _thin(pd.DataFrame({"fpr": fpr, "tpr": tpr})),
         "precision_recall": _thin(pd.DataFrame({"recall": recall, "precision": precision})),
         "calibration": pd.DataFrame({"mean_predicted": predicted, "fraction_positive": observed}),
-        "confusion": pd.DataFrame(
-            {"actual": y, "predicted": (probability >= params.threshold)}
-        ).astype(int),
+        "confusion": confusion_counts(y, probability >= params.threshold),
     }
+
+
+def confusion_counts(y: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+    """One row per (actual, predicted) cell with its count, all four cells always present."""
+    cells = [(actual, guess) for actual in (0, 1) for guess in (0, 1)]
+    counts = [int(np.sum((y == actual) & (predicted == guess))) for actual, guess in cells]
+    return pd.DataFrame(
+        {
+            "cell": [f"actual {actual}, predicted {guess}" for actual, guess in cells],
+            "actual": [actual for actual, _ in cells],
+            "predicted": [guess for _, guess in cells],
+            "count": counts,
+        }
+    )
+
+
+def cost(bundle: Bundle) -> dict[str, Any]:
+    """What the model costs that is the same on every machine: its files' bytes."""
+    artifacts = bundle.manifest["artifacts"].values()
+    return {"model_bytes": sum(int(entry["bytes"]) for entry in artifacts)}
 
 
 def permutation_importance(
@@ -85,6 +108,7 @@ def run(
     write_json(reports / "metrics.json", metrics)
     write_parquet(predictions, pd.DataFrame({"y_true": y, "y_prob": probability}))
     write_curves(curves(y, probability, params.evaluate), reports)
+    write_json(reports / "cost.json", cost(bundle))
     importance = permutation_importance(
         bundle, test, y, params.evaluate.importance, params.featurize.seed
     )

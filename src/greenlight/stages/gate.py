@@ -11,6 +11,13 @@ from greenlight.config import Params
 from greenlight.files import read_json
 from greenlight.paths import REPORTS
 
+BOUND_INDEX = {"lower": 0, "upper": 1}  # fairness.gate_on -> position in the interval
+BASIS = {
+    "estimate": "",
+    "upper": "upper end of its {level} interval",
+    "lower": "lower end of its {level} interval",
+}
+
 
 @dataclass(frozen=True)
 class Check:
@@ -18,6 +25,7 @@ class Check:
     value: float | None
     bound: float
     kind: str  # "min" or "max"
+    basis: str = ""  # what the value is when not the estimate, e.g. "upper end of its 95% interval"
 
     @property
     def passed(self) -> bool:
@@ -30,7 +38,8 @@ class Check:
             return f"{self.name}: missing from the reports, so the gate cannot pass"
         relation = "at least" if self.kind == "min" else "at most"
         verdict = "ok" if self.passed else "FAILED"
-        return f"{self.name} = {self.value:.4f}, must be {relation} {self.bound} ({verdict})"
+        basis = f" ({self.basis})" if self.basis else ""
+        return f"{self.name} = {self.value:.4f}{basis}, must be {relation} {self.bound} ({verdict})"
 
 
 def gate_checks(metrics: dict[str, Any], fairness: dict[str, Any], params: Params) -> list[Check]:
@@ -40,10 +49,32 @@ def gate_checks(metrics: dict[str, Any], fairness: dict[str, Any], params: Param
     checks += [
         Check(name, metrics.get(name), bound, "max") for name, bound in params.gate.max.items()
     ]
+    gate_on = params.fairness.gate_on
     for attribute, report in fairness.items():
+        basis = BASIS[gate_on].format(level=_level(report))
         for name, bound in params.fairness.max_difference.items():
-            checks.append(Check(f"{attribute}.{name}", report.get(name), bound, "max"))
+            value = judged_value(report, name, gate_on)
+            checks.append(Check(f"{attribute}.{name}", value, bound, "max", basis))
     return checks
+
+
+def judged_value(report: dict[str, Any], name: str, gate_on: str) -> float | None:
+    """What the gate compares with a fairness threshold (`fairness.gate_on`): the estimate, or the
+    upper end of its interval (pass only when confidently within) or the lower end (fail only
+    when confidently over). None, so the check fails, where the report has no such value."""
+    if gate_on == "estimate":
+        return report.get(name)
+    interval = report.get("interval", {}).get(name)
+    return None if interval is None else interval[BOUND_INDEX[gate_on]]
+
+
+def passes(value: float | None, limit: float) -> bool:
+    return value is not None and value <= limit
+
+
+def _level(report: dict[str, Any]) -> str:
+    level = report.get("confidence_level")
+    return f"{level:.0%}" if isinstance(level, int | float) else "confidence"
 
 
 def failures(checks: list[Check]) -> list[Check]:

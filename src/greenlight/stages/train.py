@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from greenlight import provenance
@@ -23,14 +24,19 @@ from greenlight.paths import BUNDLE, PREPROCESSOR, PROVENANCE, SPLIT
 from greenlight.safe_load import load_skops
 
 
-def fit(params: Params, split_dir: Path, preprocessor: Any) -> tuple[Estimator, dict[str, Any]]:
-    """Fit on the train split (early stopping on valid); the fit's validation score and timing."""
+def encoded_splits(params: Params, split_dir: Path, preprocessor: Any) -> dict[str, tuple]:
+    """(x, y) of the train and valid splits, through the fitted preprocessor."""
     spec, features = params.dataset, params.dataset.feature_columns(params.featurize.use_sensitive)
     matrices = {}
     for name in ("train", "valid"):
         frame = read_parquet(split_dir / f"{name}.parquet")
         x = transform(preprocessor, to_model_frame(frame, spec, features))
         matrices[name] = (x, target_vector(frame, spec))
+    return matrices
+
+
+def fit(params: Params, matrices: dict[str, tuple]) -> tuple[Estimator, dict[str, Any]]:
+    """Fit on the train split (early stopping on valid); the fit's validation score and timing."""
     estimator = build_estimator(params.train)
     timing = timed_fit(estimator, matrices["train"], matrices["valid"])
     valid_auc = roc_auc_score(matrices["valid"][1], estimator.predict_proba(matrices["valid"][0]))
@@ -47,6 +53,13 @@ def timed_fit(estimator: Estimator, train: tuple, valid: tuple) -> dict[str, Any
         "seconds": round(time.perf_counter() - clock, 3),
         "device": estimator.device,
     }
+
+
+def explain_reference(x_train: np.ndarray) -> list[float]:
+    """The mean encoded training record (numbers' means, each category level's share): the point
+    linear and model-agnostic explanations measure contributions from. An aggregate over the
+    whole split, so the bundle carries no individual record for it."""
+    return [float(value) for value in np.asarray(x_train, dtype=np.float64).mean(axis=0)]
 
 
 def base_manifest(params: Params, estimator: Estimator, valid_roc_auc: float) -> dict:
@@ -79,8 +92,10 @@ def run(
     params: Params, split_dir: Path = SPLIT, preprocessor_path: Path = PREPROCESSOR,
     bundle_dir: Path = BUNDLE, record_path: Path = PROVENANCE,
 ) -> dict[str, Any]:  # fmt: skip
-    estimator, fitted = fit(params, split_dir, load_skops(preprocessor_path))
+    matrices = encoded_splits(params, split_dir, load_skops(preprocessor_path))
+    estimator, fitted = fit(params, matrices)
     manifest = base_manifest(params, estimator, fitted["valid_roc_auc"])
+    manifest["explain_reference"] = explain_reference(matrices["train"][0])
     with atomic_directory(bundle_dir) as staging:
         manifest = save_bundle(staging, preprocessor_path, estimator, manifest)
         manifest["known_answers"] = known_answers(staging, split_dir, params.train.known_answers)

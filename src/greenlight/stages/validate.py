@@ -103,7 +103,7 @@ def run(spec: DatasetSpec, out_dir: Path = VALIDATED, reports: Path = REPORTS) -
         for split, frame in typed.items():
             write_parquet(staging / f"{split}.parquet", frame.reset_index(drop=True))
     (reports / FAILURE_REPORT.name).unlink(missing_ok=True)
-    return write_summary(typed, reports / SUMMARY.name)
+    return write_summary(typed, spec, reports / SUMMARY.name)
 
 
 def _existing(split: str, file: FileSpec) -> Path:
@@ -115,13 +115,21 @@ def _existing(split: str, file: FileSpec) -> Path:
     return path
 
 
-def write_summary(typed: dict[str, pd.DataFrame], path: Path) -> dict[str, Any]:
+def write_summary(typed: dict[str, pd.DataFrame], spec: DatasetSpec, path: Path) -> dict[str, Any]:
+    """Rows, label counts and missing values per file: what a data change is reviewed by."""
     summary = {
         "rows": {split: len(frame) for split, frame in typed.items()},
+        "labels": {split: _label_counts(frame, spec) for split, frame in typed.items()},
         "missing": {split: _missing_counts(frame) for split, frame in typed.items()},
     }
     write_json(path, summary)
     return summary
+
+
+def _label_counts(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, int]:
+    counts = frame[spec.target.column].value_counts()
+    labels = (spec.target.positive, spec.target.negative)
+    return {label: int(counts.get(label, 0)) for label in labels}
 
 
 def _missing_counts(frame: pd.DataFrame) -> dict[str, int]:
