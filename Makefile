@@ -171,7 +171,7 @@ pr-comment: setup ## CI: post reports/pr_comment.md as the PR's one comment, edi
 .PHONY: pr-require-repro
 pr-require-repro: ## CI: the `gate` check; fails unless the repro job succeeded (REPRO_RESULT)
 	@case "$${REPRO_RESULT:-}" in \
-	  success) echo "repro and gate passed on the GPU runner";; \
+	  success) echo "repro and gate passed";; \
 	  skipped) echo "no repro ran: a pull request from a fork never reaches the self-hosted runner; a maintainer pushes the branch to this repository to run it" >&2; exit 1;; \
 	  *) echo "the repro job ended '$${REPRO_RESULT:-unknown}': the gate or the pipeline failed, see its log and the PR comment" >&2; exit 1;; \
 	esac
