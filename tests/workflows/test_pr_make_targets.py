@@ -14,7 +14,7 @@ from fake_github import FakeGitHub
 
 
 def make(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key != "REPO_TOKEN"}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "REPO_"))}
     return subprocess.run(
         ["make", "-s", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
         env={**environment, **env}, check=False, timeout=60,

@@ -205,6 +205,17 @@ def test_a_deployment_builds_then_rolls_out_the_image_it_built() -> None:
     assert step_env(DEPLOY, job, {}, job_context(run, job, context))["IMAGE"] == built
 
 
+def test_every_later_job_checks_out_the_sha_the_check_resolved_and_the_rollout_waits() -> None:
+    context = event("workflow_dispatch", inputs={"ref": "main"})
+    sha = "e" * 40
+    run = simulate(DEPLOY, context, outputs={CHECK: {"sha": sha}, BUILD: {"image": DIGEST}})
+    for name in (BUILD, ROLLOUT):
+        job = DEPLOY["jobs"][name]
+        checkout = next(s for s in job["steps"] if "actions/checkout@" in s.get("uses", ""))
+        assert interpolate(checkout["with"]["ref"], job_context(run, job, context)) == sha, name
+    assert DEPLOY["jobs"][ROLLOUT]["environment"] == "production"  # required reviewers approve
+
+
 def test_a_failed_build_rolls_nothing_out() -> None:
     context = event("workflow_call", inputs={"ref": "a" * 40})
     assert not simulate(DEPLOY, context, results={BUILD: "failure"}).ran(ROLLOUT)
