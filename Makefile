@@ -206,6 +206,10 @@ drift-inputs: pull ## The reference and the model drift needs: training split an
 drift-fetch: setup ## Copy the prediction log from drift.source (or DRIFT_SOURCE=<url>) into logs/
 	$(BIN)/greenlight drift-fetch $${DRIFT_SOURCE:+--source "$$DRIFT_SOURCE"}
 
+.PHONY: ship-logs
+ship-logs: setup ## The deployment, e.g. hourly: mirror logs/predictions.jsonl* to drift.source (the team remote) or SHIP_TARGET=<url>
+	$(BIN)/greenlight ship-logs $${SHIP_TARGET:+--target "$$SHIP_TARGET"}
+
 .PHONY: drift-ci
 drift-ci: setup ## CI: like drift, but drift (exit 3) is an outcome, written to $GITHUB_OUTPUT as drift=true
 	$(BIN)/greenlight drift --github-output "$${GITHUB_OUTPUT:-/dev/null}" || [ $$? -eq 3 ]
