@@ -134,7 +134,8 @@ def test_no_pull_request_step_pushes_to_a_dvc_remote(target: str) -> None:
 
 def test_the_pull_request_repro_says_when_no_team_remote_is_configured_then_recomputes() -> None:
     recipe = make("-n", "pr-repro").stdout
-    assert recipe.index("greenlight ci config --need team_remote") < recipe.index("dvc repro --pull")
+    notice = recipe.index("greenlight ci config --need team_remote")
+    assert notice < recipe.index("dvc repro --pull")
 
 
 # --- main.yml --------------------------------------------------------------------------------
