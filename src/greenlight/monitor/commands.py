@@ -94,6 +94,26 @@ def drift_fetch(
     typer.echo(f"fetched {len(files)} log file(s) from {source or settings.source}")
 
 
+@app.command("ship-logs")
+def ship_logs(
+    params: ParamsOption = DEFAULT_PARAMS,
+    target: Annotated[
+        str | None,
+        typer.Option(help="fsspec URL or remote://<remote>/<folder> (default: drift.source)."),
+    ] = None,
+    log: LogOption = None,
+) -> None:
+    """Mirror the prediction log and its rotated files to where drift reads them (drift.source)."""
+    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
+    from greenlight.monitor.ship import dvc_remotes  # noqa: PLC0415
+    from greenlight.monitor.ship import ship_logs as ship  # noqa: PLC0415
+
+    settings = drift_params(load_params(params))
+    destination = target or settings.source
+    names = ship(log or settings.prediction_log, destination, dvc_remotes())
+    typer.echo(f"shipped {len(names)} log file(s) to {destination}: {', '.join(names)}")
+
+
 @app.command("drift-issue")
 def drift_issue(
     run_url: Annotated[str, typer.Option(help="Link to the workflow run with the reports.")],
@@ -102,11 +122,10 @@ def drift_issue(
     label: Annotated[str, typer.Option(help="The label that marks the one drift issue.")] = "drift",
 ) -> None:
     """Open the drift issue, or update the open one (token: GITHUB_TOKEN, issues: write)."""
-    from greenlight.monitor.github import GitHubIssues  # noqa: PLC0415
+    from greenlight.github import GitHub  # noqa: PLC0415
     from greenlight.monitor.issue import report_drift  # noqa: PLC0415
 
-    api_url = os.environ.get("GITHUB_API_URL", "https://api.github.com")
-    tracker = GitHubIssues(repository, os.environ.get("GITHUB_TOKEN", ""), api_url)
+    tracker = GitHub.from_env({**os.environ, "GITHUB_REPOSITORY": repository})
     action = report_drift(tracker, _read_summary(summary), run_url, label)
     typer.echo(action.describe())
 
