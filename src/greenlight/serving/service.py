@@ -23,9 +23,10 @@ from starlette.responses import JSONResponse
 from greenlight.errors import GreenlightError
 from greenlight.manifest import read_manifest
 from greenlight.serving.batcher import Coalescer
-from greenlight.serving.engine import Engine
+from greenlight.serving.engine import Engine, Row
 from greenlight.serving.guard import RequestGuard
 from greenlight.serving.logs import quiet_client_errors
+from greenlight.serving.predictor import ModelOutputError
 from greenlight.serving.schema import PredictResponse, request_schema
 from greenlight.serving.settings import from_environment
 from greenlight.spec import DatasetSpec
@@ -46,6 +47,20 @@ PREDICTIONS = bentoml.metrics.Counter(
     documentation="Predicted records by predicted label and model version",
     labelnames=["label", "model_version"],
 )
+
+MODEL_OUTPUT_ERRORS = bentoml.metrics.Counter(
+    name="greenlight_model_output_errors",
+    documentation="Requests answered 500 because the model's output was not a finite probability",
+    labelnames=["model_version"],
+)
+CLIENT_ABORTS = bentoml.metrics.Counter(
+    name="greenlight_client_aborts",
+    documentation="Requests whose client hung up before sending the declared body (not answered)",
+)
+
+
+def count_abort() -> None:
+    CLIENT_ABORTS.inc()  # looked up per call: BentoML creates its metrics lazily, per worker
 
 
 def count_predictions(response: PredictResponse) -> None:
@@ -88,12 +103,27 @@ class Greenlight:
         request_id = uuid.uuid4().hex
         ctx.response.headers["X-Request-ID"] = request_id  # the log lines' request_id
         rows = [SCHEMA.as_dict(record) for record in records]
-        if self.coalescer is None:
-            response = self.engine.predict(rows, request_id)
-        else:
-            response = await self.coalescer.submit((rows, request_id), len(rows))
+        try:
+            response = await self._predict(self.engine, rows, request_id)
+        except ModelOutputError as error:
+            return self._model_failed(error, request_id, ctx)  # type: ignore[return-value]
         count_predictions(response)
         return response
+
+    async def _predict(self, engine: Engine, rows: list[Row], request_id: str) -> PredictResponse:
+        if self.coalescer is None:
+            return engine.predict(rows, request_id)
+        return await self.coalescer.submit((rows, request_id), len(rows))
+
+    def _model_failed(
+        self, error: ModelOutputError, request_id: str, ctx: bentoml.Context
+    ) -> JSONResponse:
+        """A 500, counted and logged with the model version; nothing reaches the log or client."""
+        version = self.engine.model_version if self.engine else "none"
+        MODEL_OUTPUT_ERRORS.labels(model_version=version).inc()
+        logger.error("request %s: %s", request_id, error)
+        ctx.response.status_code = 500
+        return JSONResponse({"error": str(error), "request_id": request_id})
 
     @bentoml.on_shutdown
     def close(self) -> None:
@@ -102,5 +132,8 @@ class Greenlight:
 
 
 Greenlight.add_asgi_middleware(
-    RequestGuard, path="/predict", max_body_bytes=SETTINGS.max_body_bytes
+    RequestGuard,
+    path="/predict",
+    max_body_bytes=SETTINGS.max_body_bytes,
+    on_abort=count_abort,
 )
