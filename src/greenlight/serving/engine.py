@@ -11,7 +11,13 @@ from typing import Any
 
 from greenlight.artifacts import load_bundle
 from greenlight.errors import ConfigError
-from greenlight.serving.prediction_log import Entry, PredictionLog, RotatingFile, logged_columns
+from greenlight.serving.prediction_log import (
+    Entry,
+    LossHook,
+    PredictionLog,
+    RotatingFile,
+    logged_columns,
+)
 from greenlight.serving.predictor import Predictor, check_known_answers
 from greenlight.serving.schema import Prediction, PredictResponse
 from greenlight.serving.settings import ServingSettings
@@ -26,14 +32,14 @@ class Engine:
     log: PredictionLog
 
     @classmethod
-    def start(cls, settings: ServingSettings) -> Engine:
-        """Load the bundle (hash-checked), warm up on its known answers, open the log. Raises a
-        GreenlightError naming the file or the record that is wrong."""
+    def start(cls, settings: ServingSettings, on_loss: LossHook | None = None) -> Engine:
+        """Load the bundle (hash-checked), warm up on its known answers, open the log (whose
+        every lost line is reported to `on_loss`). Raises a GreenlightError naming the file or
+        the record that is wrong."""
         bundle = load_bundle(settings.bundle)
         predictor = Predictor.for_bundle(bundle)
         checked = check_known_answers(predictor)
-        columns = logged_columns(bundle.spec, bundle.features)
-        log = PredictionLog(_open_log(settings), columns, settings.log_flush_seconds)
+        log = _open_log(settings, logged_columns(bundle.spec, bundle.features), on_loss)
         path = "fast encoder" if predictor.encoder else "fitted preprocessor"
         logger.info(
             "model %s ready: %d known answers reproduced, %s", bundle.version, checked, path
@@ -78,11 +84,19 @@ class Engine:
 
     def close(self) -> None:
         self.log.close()
-        logger.info("prediction log closed: %d lines written", self.log.written)
+        log = self.log
+        counts = (log.written, log.dropped, log.failures)
+        logger.info("prediction log closed: %d lines written, %d dropped (%d failures)", *counts)
 
 
-def _open_log(settings: ServingSettings) -> RotatingFile:
+def _open_log(
+    settings: ServingSettings, columns: Sequence[str], on_loss: LossHook | None
+) -> PredictionLog:
     try:
-        return RotatingFile(settings.prediction_log, settings.log_max_bytes, settings.log_keep)
+        file = RotatingFile(settings.prediction_log, settings.log_max_bytes, settings.log_keep)
     except OSError as error:
         raise ConfigError(f"prediction log {settings.prediction_log}: {error}") from error
+    hooks = {"on_loss": on_loss} if on_loss is not None else {}
+    return PredictionLog(
+        file, columns, settings.log_flush_seconds, settings.log_queue_lines, **hooks
+    )

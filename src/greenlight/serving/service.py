@@ -53,10 +53,24 @@ MODEL_OUTPUT_ERRORS = bentoml.metrics.Counter(
     documentation="Requests answered 500 because the model's output was not a finite probability",
     labelnames=["model_version"],
 )
+LOG_FAILURES = bentoml.metrics.Counter(
+    name="greenlight_prediction_log_failures",
+    documentation="Prediction-log writer failures: write errors, values not JSON, a full queue",
+)
+LOG_DROPPED = bentoml.metrics.Counter(
+    name="greenlight_prediction_log_dropped",
+    documentation="Prediction-log lines that will never reach the disk",
+)
 CLIENT_ABORTS = bentoml.metrics.Counter(
     name="greenlight_client_aborts",
     documentation="Requests whose client hung up before sending the declared body (not answered)",
 )
+
+
+def count_log_loss(reason: str, lines: int) -> None:
+    """The prediction log's loss hook (called from its writer thread or the request path)."""
+    LOG_FAILURES.inc()
+    LOG_DROPPED.inc(lines)
 
 
 def count_abort() -> None:
@@ -80,8 +94,10 @@ class Greenlight:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.failure = ""
+        for counter in (LOG_FAILURES, LOG_DROPPED, CLIENT_ABORTS):
+            counter.inc(0)  # listed in /metrics from the start, at 0
         try:
-            self.engine = Engine.start(SETTINGS)
+            self.engine = Engine.start(SETTINGS, on_loss=count_log_loss)
         except GreenlightError as error:
             self.failure = str(error)
             logger.error("NOT READY, refusing to serve model bundle %s: %s", SETTINGS.bundle, error)
@@ -92,7 +108,8 @@ class Greenlight:
         )
 
     def __is_ready__(self) -> bool:
-        return self.engine is not None
+        """Loaded and proven, and the prediction log keeping up (see PredictionLog.problem)."""
+        return self.engine is not None and self.engine.log.problem is None
 
     @bentoml.api(route="/predict", input_spec=SCHEMA.request, output_spec=PredictResponse)
     async def predict(self, records: list[Any], ctx: bentoml.Context) -> PredictResponse:
