@@ -1,18 +1,23 @@
 """The real service under faults that must never be silent or mistaken: a client that hangs up
 mid-body is not a server error; a model that answers NaN is one (a 500, counted and logged with
-the model version), never a 200 with `null`."""
+the model version), never a 200 with `null`; a SIGKILL under load loses at most the prediction
+log's flush interval."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from serving_support import input_records
 
@@ -137,3 +142,89 @@ def test_a_nan_from_the_model_is_a_counted_logged_500(
     assert httpx.post(url, json={"records": records}, timeout=10).status_code == 200
     logged = Path(server.settings["--prediction-log"]).read_text()
     assert request_id not in logged  # an answer nobody got is not logged as a prediction
+
+
+@dataclass
+class Load:
+    """Bounded load: `clients` keep-alive connections, each at most `per_client` requests of
+    `batch` records, until `stop` is set or the service stops answering."""
+
+    port: int
+    body: bytes
+    clients: int = 4
+    per_client: int = 400
+    answered: list[tuple[float, str]] = field(default_factory=list)  # (monotonic, request id)
+    failed: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def client(self) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"content-type": "application/json"}
+        for _ in range(self.per_client):
+            if self.stop.is_set():
+                break
+            try:
+                connection.request("POST", "/predict", body=self.body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                self.failed += 1
+                break  # the service is gone
+            if response.status == 200:
+                self.answered.append((time.monotonic(), response.headers["X-Request-ID"]))
+        connection.close()
+
+
+def logged_lines(path: Path) -> dict[str, int]:
+    """Lines per request id; a last line cut short by the kill is not counted."""
+    counts: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        try:
+            request_id = json.loads(line)["request_id"]
+        except json.JSONDecodeError:
+            continue
+        counts[request_id] = counts.get(request_id, 0) + 1
+    return counts
+
+
+def test_sigkill_under_load_loses_at_most_the_flush_interval(
+    pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    flush_s, batch = 0.5, 5
+    log = tmp_path / "predictions.jsonl"
+    body = json.dumps({"records": input_records(pipeline_run.split, batch)}).encode()
+    environment = {"GREENLIGHT_LOG_FLUSH_SECONDS": str(flush_s)}
+    with RunningServer.start(pipeline_run.bundle, log, environment=environment) as server:
+        load = Load(server.port, body)
+        threads = [threading.Thread(target=load.client) for _ in range(load.clients)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(load.answered) < 300 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tree = [psutil.Process(server.process.pid), *server.tree()]
+        killed_at = time.monotonic()
+        for process in tree:
+            process.kill()  # SIGKILL: no shutdown flush, no atexit
+        load.stop.set()
+        for thread in threads:
+            thread.join(30)
+    on_disk = logged_lines(log)
+    settled = [rid for at, rid in load.answered if at < killed_at - flush_s - 0.5]
+    missing = [rid for rid in settled if on_disk.get(rid, 0) != batch]
+    recent = [rid for at, rid in load.answered if at >= killed_at - flush_s - 0.5]
+    lost_recent = [rid for rid in recent if on_disk.get(rid, 0) != batch]
+    print(
+        f"\nSIGKILL under load: {len(load.answered)} requests answered ({batch} records each), "
+        f"{sum(on_disk.values())} lines on disk; answered more than {flush_s + 0.5:g} s before "
+        f"the kill: {len(settled)}, all on disk but {len(missing)}; in the last "
+        f"{flush_s + 0.5:g} s: {len(recent)}, {len(lost_recent)} not on disk"
+    )
+    assert len(load.answered) >= 300 and settled
+    assert missing == []
+    assert not [
+        process.pid
+        for process in tree
+        if psutil.pid_exists(process.pid)
+        and psutil.Process(process.pid).status() != psutil.STATUS_ZOMBIE
+    ]
