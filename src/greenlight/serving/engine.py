@@ -11,6 +11,7 @@ from typing import Any
 
 from greenlight.artifacts import load_bundle
 from greenlight.errors import ConfigError
+from greenlight.serving.imports import import_skops_without_torch
 from greenlight.serving.prediction_log import (
     Entry,
     LossHook,
@@ -36,6 +37,7 @@ class Engine:
         """Load the bundle (hash-checked), warm up on its known answers, open the log (whose
         every lost line is reported to `on_loss`). Raises a GreenlightError naming the file or
         the record that is wrong."""
+        import_skops_without_torch()  # before the bundle's loader imports it (serving/imports.py)
         bundle = load_bundle(settings.bundle)
         predictor = Predictor.for_bundle(bundle)
         checked = check_known_answers(predictor)
