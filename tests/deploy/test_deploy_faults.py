@@ -41,14 +41,15 @@ class Fault:
     until: float  # when the next fault began (or the load ended)
 
     def outcome(self, answers: list[Answer]) -> tuple[int, float]:
-        """Requests sent in this fault's window that failed, and seconds from the kill to the
-        first success after the last failure (0 when none failed)."""
-        window = [answer for answer in answers if self.at <= answer.sent < self.until]
+        """Requests that ended in this fault's window (a request in flight when the next fault
+        struck is that one's) and failed, and seconds from the kill to the first success after
+        the last failure (0 when none failed)."""
+        window = [answer for answer in answers if self.at <= answer.done < self.until]
         failed = [answer for answer in window if not answer.ok]
         if not failed:
             return 0, 0.0
-        last = max(answer.sent for answer in failed)
-        recovered = [answer.done for answer in window if answer.ok and answer.sent > last]
+        last = max(answer.done for answer in failed)
+        recovered = [answer.done for answer in window if answer.ok and answer.done > last]
         return len(failed), (min(recovered) - self.at) if recovered else float("inf")
 
 
@@ -122,6 +123,14 @@ def test_kill_a_worker_the_proxy_and_the_supervisor_in_turn(
     for fault in faults:
         failed, recovery_s = fault.outcome(answers)
         print(f"\n{fault.name}: {failed} requests failed, recovered in {recovery_s:.2f} s", end="")
+        kinds = sorted(
+            {
+                str(a.error).split(":")[0]
+                for a in answers
+                if not a.ok and fault.at <= a.done < fault.until
+            }
+        )
+        print(f" ({', '.join(kinds) or 'none'})", end="")
     print(f"\nHAProxy restart by the next deploy command: {restart_s:.2f} s")
     print(f"blue after its supervisor's death: running={blue.running}, {blue.condition}")
     assert not blue.running and blue.condition is not None
