@@ -7,6 +7,7 @@ known answers leaves the service alive but never ready, with one log line naming
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import uuid
@@ -77,6 +78,15 @@ def count_abort() -> None:
     CLIENT_ABORTS.inc()  # looked up per call: BentoML creates its metrics lazily, per worker
 
 
+def freeze_startup_heap() -> None:
+    """Collect once, then freeze: the few hundred thousand objects of the loaded model and the
+    libraries move to the permanent generation, so a full collection under load no longer walks
+    them (those walks were the p99 tail: 148 to 285 ms each, issue 13)."""
+    gc.collect()
+    gc.freeze()
+    logger.info("garbage collector: %d startup objects frozen", gc.get_freeze_count())
+
+
 def count_predictions(response: PredictResponse) -> None:
     labels = Counter(prediction.label for prediction in response.predictions)
     for label, count in labels.items():
@@ -106,6 +116,8 @@ class Greenlight:
             if self.engine is not None and SETTINGS.coalesce
             else None
         )
+        if SETTINGS.gc_freeze:
+            freeze_startup_heap()
 
     def __is_ready__(self) -> bool:
         """Loaded and proven, and the prediction log keeping up (see PredictionLog.problem)."""

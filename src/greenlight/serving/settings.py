@@ -28,6 +28,7 @@ ENVIRONMENT = {
     "log_keep": "GREENLIGHT_LOG_KEEP",
     "log_flush_seconds": "GREENLIGHT_LOG_FLUSH_SECONDS",
     "log_queue_lines": "GREENLIGHT_LOG_QUEUE_LINES",
+    "gc_freeze": "GREENLIGHT_GC_FREEZE",
 }
 
 
@@ -46,6 +47,8 @@ class ServingSettings(BaseModel):
     log_flush_seconds: float = Field(0.5, gt=0, le=60)
     # lines waiting for the writer at most; beyond that an entry is dropped and counted
     log_queue_lines: int = Field(50_000, ge=1, le=10_000_000)
+    # after startup, move the heap (model, libraries) out of the garbage collector's sight
+    gc_freeze: bool = True
 
     def environment(self) -> dict[str, str]:
         """The variables that make a worker process see exactly these settings."""
