@@ -1,7 +1,8 @@
-"""Faults on the local target, under steady load through HAProxy: kill a worker, then HAProxy,
-then the supervisor of the live color, and count what the clients got. The tree of a color is
-tracked whole: a supervisor's death shows in `state()` even while its orphaned worker serves, and
-`down()` leaves no process of ours."""
+"""Faults on the local target, under steady load through HAProxy: clients that hang up mid-body
+(no error for the deploy watch), then kill a worker, HAProxy and the supervisor of the live color
+in turn, and count what the clients got. The tree of a color is tracked whole: a supervisor's
+death shows in `state()` even while its orphaned worker serves, and `down()` leaves no process of
+ours."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -96,12 +98,37 @@ def kill_proxy(rig: LocalRig) -> float:
     return time.monotonic() - started
 
 
+def abort_uploads(port: int, body: bytes, count: int) -> None:
+    """`count` clients that declare the whole body, send half of it and hang up."""
+    head = (
+        f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+            connection.sendall(head + body[: len(body) // 2])
+
+
+def check_aborts_are_no_errors(rig: LocalRig, record: dict[str, object]) -> None:
+    """Clients that hang up mid-body, through HAProxy: not one error where the watch looks."""
+    body = json.dumps({"records": [record] * 50}).encode()
+    with open_local(rig.settings.local) as target:
+        before = target.traffic("blue")
+        abort_uploads(rig.settings.local.proxy_port, body, count=10)
+        time.sleep(2.0)
+        after = target.traffic("blue")
+    assert httpx.post(rig.url, json={"records": [record]}, timeout=10).status_code == 200
+    assert after.errors == before.errors, (before, after)
+    print(f"\n10 client aborts through HAProxy: watch errors {before.errors} -> {after.errors}")
+
+
 def test_kill_a_worker_the_proxy_and_the_supervisor_in_turn(
     real_rig: LocalRig, pipeline_run: PipelineRun
 ) -> None:
     bundle = real_bundle(pipeline_run.bundle, real_rig.bundles, "v1")
     assert deploy(real_rig, bundle).ok
     record = json.loads((bundle / "manifest.json").read_text())["known_answers"][0]["record"]
+    check_aborts_are_no_errors(real_rig, record)
     supervisor = state_of(real_rig).slots["blue"].process.record()  # type: ignore[union-attr]
     ours_before = sorted(p.pid for p in processes.tree(supervisor))
     with SteadyLoad(real_rig.url, record, rate=20, clients=2, max_seconds=400) as load:

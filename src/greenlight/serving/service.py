@@ -147,7 +147,7 @@ class Greenlight:
     def _model_failed(
         self, error: ModelOutputError, request_id: str, ctx: bentoml.Context
     ) -> JSONResponse:
-        """A 500, counted and logged with the model version; nothing reaches the log or client."""
+        """A 500, counted and logged with the model version; no prediction is logged or sent."""
         version = self.engine.model_version if self.engine else "none"
         MODEL_OUTPUT_ERRORS.labels(model_version=version).inc()
         logger.error("request %s: %s", request_id, error)
