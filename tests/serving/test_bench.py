@@ -9,7 +9,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from greenlight.serving.bench import Scenario, Tally, run_scenario, summarize, verdict
+from greenlight.serving.bench import (
+    Scenario,
+    Tally,
+    run_scenario,
+    summarize,
+    verdict,
+    versus_peer,
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -87,3 +94,11 @@ def test_verdict_applies_the_targets() -> None:
     assert all(good["passed"].values())
     bad = verdict([fake("single_c1", 3.1, 100), fake("single_c8", 20.0, 199, errors=1)], floor)
     assert bad["passed"] == {"p50_ratio": False, "c8_requests_per_s": False, "errors": False}
+
+
+def test_versus_peer_divides_each_scenario_by_the_peers() -> None:
+    served = [{"name": "single_c1", "p50_ms": 2.0, "p99_ms": 9.0, "requests_per_s": 300.0}]
+    peer = [{"name": "single_c1", "p50_ms": 1.0, "p99_ms": 3.0, "requests_per_s": 600.0}]
+    assert versus_peer(served, peer) == {
+        "single_c1": {"p50_ratio": 2.0, "p99_ratio": 3.0, "throughput_ratio": 0.5}
+    }

@@ -3,6 +3,7 @@ queue the log lines. service.py only adapts it to HTTP."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -102,3 +103,12 @@ def _open_log(
     return PredictionLog(
         file, columns, settings.log_flush_seconds, settings.log_queue_lines, **hooks
     )
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then freeze: the few hundred thousand objects of the loaded model and the
+    libraries move to the permanent generation, so a full collection under load no longer walks
+    them (those walks were the p99 tail: 148 to 285 ms each, issue 13)."""
+    gc.collect()
+    gc.freeze()
+    logger.info("garbage collector: %d startup objects frozen", gc.get_freeze_count())

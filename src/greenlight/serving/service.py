@@ -7,7 +7,6 @@ known answers leaves the service alive but never ready, with one log line naming
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import uuid
@@ -24,7 +23,7 @@ from starlette.responses import JSONResponse
 from greenlight.errors import GreenlightError
 from greenlight.manifest import read_manifest
 from greenlight.serving.batcher import Coalescer
-from greenlight.serving.engine import Engine, Row
+from greenlight.serving.engine import Engine, Row, freeze_startup_heap
 from greenlight.serving.guard import RequestGuard
 from greenlight.serving.logs import quiet_client_errors
 from greenlight.serving.predictor import ModelOutputError
@@ -76,15 +75,6 @@ def count_log_loss(reason: str, lines: int) -> None:
 
 def count_abort() -> None:
     CLIENT_ABORTS.inc()  # looked up per call: BentoML creates its metrics lazily, per worker
-
-
-def freeze_startup_heap() -> None:
-    """Collect once, then freeze: the few hundred thousand objects of the loaded model and the
-    libraries move to the permanent generation, so a full collection under load no longer walks
-    them (those walks were the p99 tail: 148 to 285 ms each, issue 13)."""
-    gc.collect()
-    gc.freeze()
-    logger.info("garbage collector: %d startup objects frozen", gc.get_freeze_count())
 
 
 def count_predictions(response: PredictResponse) -> None:
