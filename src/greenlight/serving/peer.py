@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as service.py
 
@@ -37,10 +39,15 @@ def build_app(settings: ServingSettings) -> Starlette:
     async def readyz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        engine.close()  # flushes the prediction log
+
     routes = [Route("/predict", predict, methods=["POST"]), Route("/readyz", readyz)]
     if settings.gc_freeze:
         freeze_startup_heap()
-    return Starlette(routes=routes, on_shutdown=[engine.close])
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def _predict_endpoint(schema: RequestSchema, coalescer: Coalescer) -> object:
