@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from deploy_fakes import FakeClock
 
@@ -294,8 +297,58 @@ def test_stop_group_ends_the_whole_tree(tmp_path: Path) -> None:
     time.sleep(0.5)
     members = processes.group_members(record.pid)
     assert len(members) == 2 and processes.alive(record)
-    processes.stop_group(record, grace_s=5.0)
+    processes.stop_tree(record, grace_s=5.0)
     assert not processes.alive(record) and processes.group_members(record.pid) == []
+
+
+# A supervisor whose worker runs in a session of its own, as BentoML's do.
+SUPERVISOR = (
+    "import subprocess, sys, time; "
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
+    "start_new_session=True); time.sleep(60)"
+)
+
+
+def _ours(tag: str) -> list[int]:
+    """Every process whose environment carries `tag` (what `ps e` would list)."""
+    return sorted(process.pid for process in processes.tagged(tag))
+
+
+def test_a_worker_in_its_own_group_outlives_its_supervisor_and_is_still_found(
+    tmp_path: Path,
+) -> None:
+    record = processes.spawn([sys.executable, "-c", SUPERVISOR], tmp_path / "log")
+    deadline = time.monotonic() + 10
+    while len(_ours(record.tag)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = _ours(record.tag)
+    [worker] = [pid for pid in before if pid != record.pid]
+    assert os.getpgid(worker) != record.pid  # out of reach of a signal to the group
+    os.kill(record.pid, signal.SIGKILL)
+    while processes.alive(record) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not processes.alive(record)
+    assert [process.pid for process in processes.tree(record)] == [worker]  # orphaned, running
+    processes.stop_tree(record, grace_s=5.0)
+    assert _ours(record.tag) == []
+    assert _gone(worker)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_stop_tree_reaches_a_worker_in_its_own_group(tmp_path: Path) -> None:
+    record = processes.spawn([sys.executable, "-c", SUPERVISOR], tmp_path / "log")
+    deadline = time.monotonic() + 10
+    while len(_ours(record.tag)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_ours(record.tag)) == 2
+    processes.stop_tree(record, grace_s=5.0)  # SIGTERM to the group misses the worker
+    assert _ours(record.tag) == []
 
 
 def test_exit_reason_reports_the_code(tmp_path: Path) -> None:

@@ -3,13 +3,27 @@ went wrong; its verdict compares against the targets."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 
-from greenlight.serving.bench import Scenario, Tally, run_scenario, summarize, verdict
+from conftest import PipelineRun
+from greenlight.serving.bench import (
+    Scenario,
+    Tally,
+    peer_starter,
+    run_scenario,
+    summarize,
+    tree_rss_mib,
+    verdict,
+    versus_peer,
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -87,3 +101,29 @@ def test_verdict_applies_the_targets() -> None:
     assert all(good["passed"].values())
     bad = verdict([fake("single_c1", 3.1, 100), fake("single_c8", 20.0, 199, errors=1)], floor)
     assert bad["passed"] == {"p50_ratio": False, "c8_requests_per_s": False, "errors": False}
+
+
+def test_versus_peer_divides_each_scenario_by_the_peers() -> None:
+    served = [{"name": "single_c1", "p50_ms": 2.0, "p99_ms": 9.0, "requests_per_s": 300.0}]
+    peer = [{"name": "single_c1", "p50_ms": 1.0, "p99_ms": 3.0, "requests_per_s": 600.0}]
+    assert versus_peer(served, peer) == {
+        "single_c1": {"p50_ratio": 2.0, "p99_ratio": 3.0, "throughput_ratio": 0.5}
+    }
+
+
+@pytest.mark.slow
+def test_the_peer_answers_like_the_service_and_stops_with_its_tree(
+    pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    manifest = json.loads((pipeline_run.bundle / "manifest.json").read_text())
+    answer = manifest["known_answers"][0]
+    with peer_starter(pipeline_run.bundle)(tmp_path / "p.jsonl") as peer:
+        assert tree_rss_mib(peer) > 0
+        body = httpx.post(f"{peer.base_url}/predict", json={"records": [answer["record"]]}).json()
+        refused = httpx.post(f"{peer.base_url}/predict", json={"records": []})
+        pid = peer.process.pid
+    assert body["model_version"] == manifest["model_version"]
+    assert abs(body["predictions"][0]["probability"] - answer["probability"]) < 1e-5
+    assert refused.status_code == 400
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 1  # flushed on shutdown

@@ -37,19 +37,26 @@ def test_json_within_the_limit_passes(content_type: str) -> None:
     assert request_problem(headers, max_body_bytes=1000) is None
 
 
-def _call(method: str, path: str, headers: dict[str, str]) -> tuple[list[dict[str, Any]], bool]:
-    reached = []
+def _call(
+    method: str, path: str, headers: dict[str, str], messages: list[dict[str, Any]] | None = None
+) -> tuple[list[dict[str, Any]], bool, list[bytes], int]:
+    """What the guard sent, whether the app was reached, the bodies the app read, aborts."""
+    reached, bodies, aborts = [], [], []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         reached.append(scope["path"])
+        if scope["method"] == "POST":
+            bodies.append((await receive())["body"])
 
     sent: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
+    incoming = list(messages or [{"type": "http.request", "body": b""}])
+
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
 
     scope = {
         "type": "http",
@@ -57,12 +64,15 @@ def _call(method: str, path: str, headers: dict[str, str]) -> tuple[list[dict[st
         "path": path,
         "headers": [(key.encode(), value.encode()) for key, value in headers.items()],
     }
-    asyncio.run(RequestGuard(app, path="/predict", max_body_bytes=1000)(scope, receive, send))
-    return sent, bool(reached)
+    guard = RequestGuard(app, "/predict", max_body_bytes=1000, on_abort=lambda: aborts.append(1))
+    asyncio.run(guard(scope, receive, send))
+    return sent, bool(reached), bodies, len(aborts)
 
 
 def test_the_middleware_answers_bad_predict_requests_itself() -> None:
-    sent, reached = _call("POST", "/predict", {"content-type": "text/csv", "content-length": "3"})
+    sent, reached, _, _ = _call(
+        "POST", "/predict", {"content-type": "text/csv", "content-length": "3"}
+    )
     assert not reached
     assert sent[0]["status"] == 415
     assert json.loads(sent[1]["body"]) == {
@@ -79,6 +89,28 @@ def test_the_middleware_answers_bad_predict_requests_itself() -> None:
     ],
 )
 def test_everything_else_passes_through(method: str, path: str, headers: dict[str, str]) -> None:
-    sent, reached = _call(method, path, headers)
+    sent, reached, _, aborts = _call(method, path, headers)
     assert reached
     assert sent == []
+    assert aborts == 0
+
+
+def test_a_body_in_chunks_reaches_the_app_whole() -> None:
+    chunks = [
+        {"type": "http.request", "body": b'{"records":', "more_body": True},
+        {"type": "http.request", "body": b" []}", "more_body": False},
+    ]
+    sent, reached, bodies, aborts = _call("POST", "/predict", JSON_HEADERS, chunks)
+    assert reached and sent == [] and aborts == 0
+    assert bodies == [b'{"records": []}']
+
+
+def test_a_client_that_hangs_up_mid_body_is_counted_not_answered() -> None:
+    chunks = [
+        {"type": "http.request", "body": b'{"records":', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent, reached, _, aborts = _call("POST", "/predict", JSON_HEADERS, chunks)
+    assert not reached  # neither the model nor BentoML's error handler sees it
+    assert sent == []  # nobody is left to read an answer: no status, so no 5xx anywhere
+    assert aborts == 1

@@ -3,12 +3,16 @@ splits or loses a line, and everything written by close()."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import multiprocessing
 import shutil
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from serving_support import tiny_record, tiny_spec
@@ -119,10 +123,99 @@ def test_a_failing_write_is_logged_and_counted(
     log.record(entry(4))
     with caplog.at_level(logging.ERROR):
         log.close()
-    assert log.lost == 4
-    assert log.written == 0
-    assert "4 lines lost" in caplog.text
+    assert (log.dropped, log.failures, log.written) == (4, 1, 0)
+    assert "write failed" in caplog.text and "4 lines dropped" in caplog.text
     shutil.rmtree(path)
+
+
+class Losses(list):
+    def __call__(self, reason: str, lines: int) -> None:
+        self.append((reason, lines))
+
+
+def wait_until(condition: Callable[[], bool], within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.mark.parametrize(
+    ("poison", "words"),
+    [
+        ({"probabilities": [float("nan")] * 2}, "Out of range float"),
+        ({"probabilities": [float("inf")] * 2}, "Out of range float"),
+        ({"rows": [tiny_record(age=object())] * 2}, "not JSON serializable"),
+    ],
+)
+def test_a_value_that_is_not_json_drops_only_its_request_and_is_counted(
+    tmp_path: Path, poison: dict[str, Any], words: str
+) -> None:
+    path = tmp_path / "predictions.jsonl"
+    losses = Losses()
+    log = PredictionLog(RotatingFile(path, 10_000_000, 2), COLUMNS, 0.05, on_loss=losses)
+    log.record(entry(3, "aa" * 16))
+    log.record(dataclasses.replace(entry(2, "bb" * 16), **poison))
+    log.record(entry(4, "cc" * 16))
+    assert wait_until(lambda: log.written == 7)
+    assert log.problem is None or words in log.problem  # set, then cleared by a clean flush
+    assert (log.failures, log.dropped) == (1, 2)
+    [(reason, lines)] = losses
+    assert lines == 2 and "bb" * 16 in reason and words in reason
+    log.record(entry(1, "dd" * 16))  # the writer lives on
+    assert wait_until(lambda: log.written == 8 and log.problem is None)
+    log.close()
+    logged = [line["request_id"][:2] for line in read_lines(path)]
+    assert logged == ["aa"] * 3 + ["cc"] * 4 + ["dd"]
+
+
+def test_the_queue_is_bounded_and_an_entry_that_does_not_fit_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "predictions.jsonl"
+    losses = Losses()
+    log = PredictionLog(
+        RotatingFile(path, 10_000_000, 2), COLUMNS, 60, max_lines=10, on_loss=losses
+    )
+    log._wake.set = lambda: None  # type: ignore[method-assign]  # no early flush: hold the queue
+    for index in range(4):
+        log.record(entry(3, f"{index:032x}"))
+    assert (log.failures, log.dropped) == (1, 3)
+    assert losses == [("queue full (10 lines waiting)", 3)]
+    assert log.problem == "queue full (10 lines waiting)"
+    log.close()
+    assert len(read_lines(path)) == 9 and log.written == 9
+
+
+def test_half_a_queue_flushes_early_and_lines_reach_the_disk_within_the_interval(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "predictions.jsonl"
+    early = PredictionLog(RotatingFile(path, 10_000_000, 2), COLUMNS, 60, max_lines=10)
+    early.record(entry(5))
+    assert wait_until(lambda: early.written == 5, within=2.0)  # long before 60 s
+    early.close()
+    timely = PredictionLog(RotatingFile(path, 10_000_000, 2), COLUMNS, flush_seconds=0.2)
+    started = time.monotonic()
+    timely.record(entry(1))
+    assert wait_until(lambda: len(path.read_text().splitlines()) == 6, within=2.0)
+    assert time.monotonic() - started < 1.0
+    timely.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_writer_that_dies_is_a_problem_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "predictions.jsonl"
+    file = RotatingFile(path, 10_000_000, 2)
+    losses = Losses()
+    log = PredictionLog(file, COLUMNS, 0.05, on_loss=losses)
+
+    def explode(lines: Sequence[str]) -> None:
+        raise RuntimeError("a bug in the writer")
+
+    file.append = explode  # type: ignore[method-assign]
+    log.record(entry(2))
+    assert wait_until(lambda: not log._writer.is_alive())
+    assert log.problem == "the prediction log writer stopped"
+    assert losses == [("the writer thread stopped", 0)] and log.failures == 1
 
 
 def _append_many(path: Path, writer: int) -> None:

@@ -71,7 +71,7 @@ def services(bundles: dict[Color, Path], logs: Path) -> Iterator[dict[Color, int
         yield ports
     finally:
         for record in started.values():
-            processes.stop_group(record, grace_s=15.0)
+            processes.stop_tree(record, grace_s=15.0)
 
 
 def _spawn_service(bundle: Path, port: int, logs: Path) -> processes.ProcessRecord:
@@ -107,7 +107,7 @@ def haproxy(ports: dict[Color, int], listen: int, root: Path) -> Iterator[Switch
         _wait_port(listen)
         yield RuntimeApi(layout.socket).route
     finally:
-        processes.stop_group(record, grace_s=5.0)
+        processes.stop_tree(record, grace_s=5.0)
 
 
 NGINX_CONFIG = """pid {root}/nginx.pid;
@@ -145,7 +145,7 @@ def nginx(ports: dict[Color, int], listen: int, root: Path) -> Iterator[Switch]:
         _wait_port(listen)
         yield lambda color: (write(color), os.kill(record.pid, signal.SIGHUP))
     finally:
-        processes.stop_group(record, grace_s=5.0)
+        processes.stop_tree(record, grace_s=5.0)
 
 
 def _wait_port(port: int) -> None:

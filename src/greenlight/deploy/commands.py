@@ -20,7 +20,7 @@ from greenlight.paths import BUNDLE
 if TYPE_CHECKING:
     from greenlight.deploy.controller import Controller, Outcome
     from greenlight.deploy.settings import DeploySettings
-    from greenlight.deploy.targets.base import Target
+    from greenlight.deploy.targets.base import Slot, Target
 
 EXIT_REJECTED = 1
 
@@ -102,13 +102,16 @@ def status(
     settings = _settings(params)
     with runner.open_target(target.value, settings) as opened:
         state = opened.state()
-    slots = {
-        color: {"release": slot.release.__dict__ if slot.release else None, "running": slot.running}
-        for color, slot in state.slots.items()
-    }
-    typer.echo(json.dumps({"target": target.value, "live": state.live, "colors": slots}, indent=2))
+    slots = {color: _slot_json(slot) for color, slot in state.slots.items()}
+    shown = {"target": target.value, "live": state.live, "colors": slots}
+    typer.echo(json.dumps({**shown, "router": state.router} if state.router else shown, indent=2))
     for entry in read_entries(settings.audit_log)[-10:]:
         typer.echo(entry.line())
+
+
+def _slot_json(slot: Slot) -> dict[str, object]:
+    shown = {"release": slot.release.__dict__ if slot.release else None, "running": slot.running}
+    return {**shown, "condition": slot.condition} if slot.condition else shown
 
 
 @app.command()
@@ -128,9 +131,10 @@ def down(params: ParamsOption = DEFAULT_PARAMS) -> None:
 
     settings = _settings(params)
     with open_local(settings.local, start_proxy=False) as target:
-        target.down()
+        killed = target.down()
+    forced = f"; SIGKILLed {killed} after {settings.local.stop_grace_s:g} s" if killed else ""
     audit = AuditLog(settings.audit_log, target="local")
-    audit.record("down", "ok", "stopped HAProxy and both colors")
+    audit.record("down", "ok", f"stopped HAProxy and both colors' process trees{forced}")
 
 
 def _settings(params: Path) -> DeploySettings:

@@ -9,11 +9,13 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
+import psutil
 
 from greenlight.artifacts import load_bundle
 from greenlight.files import write_json
@@ -202,21 +205,66 @@ def machine() -> dict[str, Any]:
     }
 
 
+Starter = Callable[[Path], AbstractContextManager[RunningServer]]
+
+
+def measure(start: Starter, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Idle memory of the server's whole process tree once ready, then every scenario."""
+    with (
+        tempfile.TemporaryDirectory(prefix="greenlight-bench-") as scratch,
+        start(Path(scratch) / "predictions.jsonl") as server,
+    ):
+        idle = tree_rss_mib(server)
+        return {"idle_rss_mib": idle, "scenarios": run_load(server.base_url, records)}
+
+
+def tree_rss_mib(server: RunningServer) -> float:
+    tree = [psutil.Process(server.process.pid), *server.tree()]
+    return round(sum(process.memory_info().rss for process in tree) / 2**20, 1)
+
+
+def peer_starter(bundle_dir: Path) -> Starter:
+    """The plain Starlette + uvicorn peer (serving/peer.py) with the service's settings."""
+
+    def start(log: Path) -> AbstractContextManager[RunningServer]:
+        settings = resolve(overrides={"bundle": bundle_dir.resolve(), "prediction_log": log})
+        environment = settings.environment()
+        command = [sys.executable, "-m", "greenlight.serving.peer", "--port"]
+        return RunningServer.run(lambda port: [*command, str(port)], environment)
+
+    return start
+
+
+def versus_peer(served: list[dict[str, Any]], peer: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per scenario: the service's p50, p99 and throughput over the peer's."""
+    by_name = {result["name"]: result for result in peer}
+    keys = {"p50_ratio": "p50_ms", "p99_ratio": "p99_ms", "throughput_ratio": "requests_per_s"}
+    return {
+        result["name"]: {
+            ratio: round(result[key] / by_name[result["name"]][key], 3)
+            for ratio, key in keys.items()
+        }
+        for result in served
+    }
+
+
 def run(bundle_dir: Path = BUNDLE, output: Path = OUTPUT) -> dict[str, Any]:
     floor = in_process_floor(bundle_dir)
     records = [answer["record"] for answer in load_bundle(bundle_dir).manifest["known_answers"]]
-    with tempfile.TemporaryDirectory(prefix="greenlight-bench-") as scratch:
-        log = Path(scratch) / "predictions.jsonl"
-        with RunningServer.start(bundle_dir, log) as server:
-            results = run_load(server.base_url, records)
+    served = measure(lambda log: RunningServer.start(bundle_dir, log), records)
+    peer = measure(peer_starter(bundle_dir), records)
     serving = resolve(overrides={"bundle": bundle_dir}).model_dump(mode="json")
     report = {
         "machine": machine(),
         "serving": {key: value for key, value in serving.items() if key != "prediction_log"},
         "floor": floor,
-        "scenarios": results,
+        "scenarios": served["scenarios"],
+        "idle_rss_mib": served["idle_rss_mib"],
+        "peer": {"what": "serving/peer.py: same engine and coalescer on Starlette", **peer},
+        "versus_peer": versus_peer(served["scenarios"], peer["scenarios"]),
+        "idle_rss_over_peer": round(served["idle_rss_mib"] / peer["idle_rss_mib"], 3),
         "targets": TARGETS,
-        **verdict(results, floor),
+        **verdict(served["scenarios"], floor),
     }
     write_json(output, report)
     return report
@@ -238,6 +286,9 @@ def main() -> None:
     ratio = report["served_p50_over_floor_p50"]
     bundle_path = report["served_p50_over_bundle_path_p50"]
     print(f"served p50 / in-process p50 = {ratio:.2f} (vs bundle.predict_proba: {bundle_path:.2f})")
+    for name, ratios in report["versus_peer"].items():
+        print(f"{name:<12} vs the plain Starlette peer: {ratios}")
+    print(f"idle memory {report['idle_rss_mib']} MiB, {report['idle_rss_over_peer']}x the peer's")
     print(f"targets met: {report['passed']}")
     print(f"written to {OUTPUT}")
 

@@ -1,18 +1,19 @@
 """The prediction log, format v1 (docs/prediction-log.md): JSON Lines, one object per predicted
 record, rotated by size (`predictions.jsonl` -> `.1` -> `.2` ...).
 
-The request path only appends to an in-memory queue; a background thread formats and writes the
-lines every `flush_seconds` and once more on close, so a clean shutdown loses nothing. Rotation
-and writes hold an exclusive lock file, so several worker processes can share one log."""
+The request path only appends to a bounded in-memory queue; a background thread formats and
+writes the lines every `flush_seconds` and once more on close, so a clean shutdown loses nothing
+and a SIGKILL at most one interval. Every line that cannot be written is counted (see
+PredictionLog). Rotation and writes hold an exclusive lock file, so several worker processes can
+share one log."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import logging
-import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,50 +123,111 @@ def _chunks(lines: Sequence[str], size: int, max_bytes: int) -> Iterator[_Chunk]
         yield _Chunk("".join(current), rotate_first)
 
 
-class PredictionLog:
-    """Queue on the request path, a writer thread behind it; `close()` flushes everything."""
+LossHook = Callable[[str, int], object]  # (reason, lines dropped): one writer failure
 
-    def __init__(self, file: RotatingFile, columns: Sequence[str], flush_seconds: float) -> None:
-        self.file = file
-        self.columns = tuple(columns)
-        self.flush_seconds = flush_seconds
-        self.written = 0
-        self.lost = 0
-        self._queue: queue.SimpleQueue[Entry] = queue.SimpleQueue()
-        self._closing = threading.Event()
+
+def _uncounted(reason: str, lines: int) -> None:
+    """The default hook: the log's own counters (failures, dropped) still count it."""
+
+
+class PredictionLog:
+    """A bounded queue on the request path, a writer thread behind it; `close()` flushes.
+
+    The writer wakes every `flush_seconds` (sooner once half the queue is used) and appends what
+    is queued, so a SIGKILL loses at most that interval. Nothing is dropped silently: every
+    failure (a write error, a value that is not JSON, a full queue, a writer that stopped) is
+    counted in `failures`, its lines in `dropped`, reported to `on_loss`, logged when the reason
+    changes, and held in `problem` (the service's readiness) until a flush passes without one.
+    Policy when full: at most `max_lines` lines wait; an entry that does not fit is dropped (its
+    request is still answered)."""
+
+    def __init__(
+        self,
+        file: RotatingFile,
+        columns: Sequence[str],
+        flush_seconds: float,
+        max_lines: int = 50_000,
+        on_loss: LossHook = _uncounted,
+    ) -> None:
+        self.file, self.columns, self.on_loss = file, tuple(columns), on_loss
+        self.flush_seconds, self.max_lines = flush_seconds, max_lines
+        self.written = self.dropped = self.failures = 0
+        self.last_failure: str | None = None
+        self._pending: list[Entry] = []
+        self._pending_lines = 0
+        self._lock = threading.Lock()
+        self._wake, self._closing = threading.Event(), threading.Event()
         self._writer = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._writer.start()
 
+    @property
+    def problem(self) -> str | None:
+        """Why the log is not keeping up (None while it is): the service is not ready then."""
+        if not self._writer.is_alive() and not self._closing.is_set():
+            return "the prediction log writer stopped"
+        return self.last_failure
+
     def record(self, entry: Entry) -> None:
-        self._queue.put(entry)
+        lines = len(entry.rows)
+        with self._lock:
+            fits = self._pending_lines + lines <= self.max_lines
+            if fits:
+                self._pending.append(entry)
+                self._pending_lines += lines
+            hurry = 2 * self._pending_lines >= self.max_lines
+        if not fits:
+            self._lose(f"queue full ({self.max_lines} lines waiting)", lines)
+        if hurry:
+            self._wake.set()
 
     def close(self) -> None:
         self._closing.set()
+        self._wake.set()
         self._writer.join()
         self._drain()  # anything queued while the writer was finishing
 
     def _run(self) -> None:
-        while not self._closing.wait(self.flush_seconds):
-            self._drain()
-        self._drain()
+        try:
+            while not self._closing.is_set():
+                self._wake.wait(self.flush_seconds)
+                self._wake.clear()
+                self._drain()
+        finally:  # not a catch: an unexpected error still ends the thread with its traceback
+            if not self._closing.is_set():
+                self._lose("the writer thread stopped", 0)
 
     def _drain(self) -> None:
-        lines: list[str] = []
-        while True:
-            try:
-                entry = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            lines.extend(format_entry(entry, self.columns))
+        with self._lock:
+            entries, self._pending, self._pending_lines = self._pending, [], 0
+            failures = self.failures
+        lines = [line for entry in entries for line in self._format(entry)]
         if lines:
             self._write(lines)
+        with self._lock:
+            if self.failures == failures:
+                self.last_failure = None  # a whole flush without a failure: caught up
+
+    def _format(self, entry: Entry) -> list[str]:
+        try:
+            return format_entry(entry, self.columns)
+        except (ValueError, TypeError) as error:  # NaN/inf, or a value json cannot encode
+            reason = f"request {entry.request_id}: not JSON-encodable ({error})"
+            self._lose(reason, len(entry.rows))
+            return []
 
     def _write(self, lines: list[str]) -> None:
         try:
             self.file.append(lines)
         except OSError as error:
-            # The service keeps answering; the loss is logged and counted, never silent.
-            logger.error("prediction log %s: %d lines lost: %s", self.file.path, len(lines), error)
-            self.lost += len(lines)
+            self._lose(f"write failed: {error}", len(lines))
             return
         self.written += len(lines)
+
+    def _lose(self, reason: str, lines: int) -> None:
+        with self._lock:
+            self.failures += 1
+            self.dropped += lines
+            changed, self.last_failure = reason != self.last_failure, reason
+        if changed:  # once per new reason: a full queue must not flood the server log
+            logger.error("prediction log %s: %s; %d lines dropped", self.file.path, reason, lines)
+        self.on_loss(reason, lines)

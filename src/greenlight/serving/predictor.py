@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from greenlight.artifacts import Bundle
-from greenlight.errors import ArtifactError
+from greenlight.errors import ArtifactError, GreenlightError
 from greenlight.serving.encoder import RowEncoder, compile_encoder, matches_preprocessor
 
 logger = logging.getLogger(__name__)
@@ -21,6 +21,23 @@ logger = logging.getLogger(__name__)
 # Known answers were computed by the same model at training time; anything but float noise means
 # the service does not run the model the manifest describes.
 KNOWN_ANSWER_TOLERANCE = 1e-5
+
+
+class ModelOutputError(GreenlightError, ArithmeticError):
+    """The model answered something that is not a probability: NaN, infinite, outside [0, 1]."""
+
+
+def check_probabilities(probabilities: np.ndarray, version: str) -> None:
+    """Raise ModelOutputError unless every value is a finite probability. The message names the
+    model version and the first bad record's index and output, never an input value."""
+    valid = np.isfinite(probabilities) & (probabilities >= 0.0) & (probabilities <= 1.0)
+    bad = np.flatnonzero(~valid)
+    if bad.size:
+        first = int(bad[0])
+        raise ModelOutputError(
+            f"model {version} answered {probabilities[first]!r} for record {first} of "
+            f"{probabilities.size}, not a probability in [0, 1] ({bad.size} such records)"
+        )
 
 
 @dataclass(frozen=True)
@@ -41,10 +58,14 @@ class Predictor:
         return cls(bundle, encoder)
 
     def probabilities(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
-        """Positive-class probability per record (a dict of input columns, validated)."""
+        """Positive-class probability per record (a dict of input columns, validated); raises
+        ModelOutputError when the model answers anything else."""
         if self.encoder is None:
-            return self.bundle.predict_proba(pd.DataFrame(list(rows)))
-        return self.bundle.estimator.predict_proba(self.encoder.encode(rows))
+            values = self.bundle.predict_proba(pd.DataFrame(list(rows)))
+        else:
+            values = self.bundle.estimator.predict_proba(self.encoder.encode(rows))
+        check_probabilities(np.asarray(values, dtype=np.float64), self.bundle.version)
+        return values
 
     def labels(self, probabilities: Sequence[float]) -> list[str]:
         """The positive label where the probability reaches the bundle's threshold."""

@@ -1,6 +1,6 @@
 """Run `greenlight serve` as a child process on a free 127.0.0.1 port, for benchmarks, tests and
 demos: wait until /readyz answers 200, and stop it (SIGTERM, then SIGKILL of its own process
-group only if it does not exit in time)."""
+group if it does not exit in time, and of any process of its tree still running)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from greenlight.config import DEFAULT_PARAMS
 from greenlight.errors import GreenlightError
@@ -32,6 +33,7 @@ class RunningServer:
     port: int
     output: Path  # the server's stdout and stderr
     settings: dict[str, str] = field(default_factory=dict)
+    descendants: dict[int, psutil.Process] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -112,12 +114,24 @@ class RunningServer:
             if self.process.poll() is not None:
                 raise ServerError(f"server exited ({self.process.returncode}):\n{self.log_text()}")
             if self.status("/readyz") == 200:
+                self.tree()  # remember the workers now: they outlive a killed supervisor
                 return
             time.sleep(0.2)
         raise ServerError(f"server not ready within {within:.0f} s:\n{self.log_text()}")
 
+    def tree(self) -> list[psutil.Process]:
+        """The server's descendants, now and as seen before (BentoML's workers run in process
+        groups of their own, and are orphaned, not stopped, when the supervisor is killed)."""
+        try:
+            now = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            now = []
+        self.descendants.update({process.pid: process for process in now})
+        return list(self.descendants.values())
+
     def stop(self, within: float = 30.0) -> int:
-        """SIGTERM and wait; SIGKILL to the server's own process group if it hangs."""
+        """SIGTERM and wait; then SIGKILL whatever is left of its process tree."""
+        tree = self.tree()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -125,4 +139,16 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(within)
+        _kill_survivors(tree, within)
         return int(self.process.returncode)
+
+
+def _kill_survivors(tree: list[psutil.Process], within: float) -> None:
+    """SIGKILL each process of `tree` still running (psutil checks a pid was not reused)."""
+    _, alive = psutil.wait_procs(tree, timeout=min(within, 5.0))
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(alive, timeout=within)

@@ -23,9 +23,10 @@ from starlette.responses import JSONResponse
 from greenlight.errors import GreenlightError
 from greenlight.manifest import read_manifest
 from greenlight.serving.batcher import Coalescer
-from greenlight.serving.engine import Engine
+from greenlight.serving.engine import Engine, Row, freeze_startup_heap
 from greenlight.serving.guard import RequestGuard
 from greenlight.serving.logs import quiet_client_errors
+from greenlight.serving.predictor import ModelOutputError
 from greenlight.serving.schema import PredictResponse, request_schema
 from greenlight.serving.settings import from_environment
 from greenlight.spec import DatasetSpec
@@ -47,6 +48,34 @@ PREDICTIONS = bentoml.metrics.Counter(
     labelnames=["label", "model_version"],
 )
 
+MODEL_OUTPUT_ERRORS = bentoml.metrics.Counter(
+    name="greenlight_model_output_errors",
+    documentation="Requests answered 500 because the model's output was not a finite probability",
+    labelnames=["model_version"],
+)
+LOG_FAILURES = bentoml.metrics.Counter(
+    name="greenlight_prediction_log_failures",
+    documentation="Prediction-log writer failures: write errors, values not JSON, a full queue",
+)
+LOG_DROPPED = bentoml.metrics.Counter(
+    name="greenlight_prediction_log_dropped",
+    documentation="Prediction-log lines that will never reach the disk",
+)
+CLIENT_ABORTS = bentoml.metrics.Counter(
+    name="greenlight_client_aborts",
+    documentation="Requests whose client hung up before sending the declared body (not answered)",
+)
+
+
+def count_log_loss(reason: str, lines: int) -> None:
+    """The prediction log's loss hook (called from its writer thread or the request path)."""
+    LOG_FAILURES.inc()
+    LOG_DROPPED.inc(lines)
+
+
+def count_abort() -> None:
+    CLIENT_ABORTS.inc()  # looked up per call: BentoML creates its metrics lazily, per worker
+
 
 def count_predictions(response: PredictResponse) -> None:
     labels = Counter(prediction.label for prediction in response.predictions)
@@ -65,8 +94,10 @@ class Greenlight:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.failure = ""
+        for counter in (LOG_FAILURES, LOG_DROPPED, CLIENT_ABORTS):
+            counter.inc(0)  # listed in /metrics from the start, at 0
         try:
-            self.engine = Engine.start(SETTINGS)
+            self.engine = Engine.start(SETTINGS, on_loss=count_log_loss)
         except GreenlightError as error:
             self.failure = str(error)
             logger.error("NOT READY, refusing to serve model bundle %s: %s", SETTINGS.bundle, error)
@@ -75,9 +106,12 @@ class Greenlight:
             if self.engine is not None and SETTINGS.coalesce
             else None
         )
+        if SETTINGS.gc_freeze:
+            freeze_startup_heap()
 
     def __is_ready__(self) -> bool:
-        return self.engine is not None
+        """Loaded and proven, and the prediction log keeping up (see PredictionLog.problem)."""
+        return self.engine is not None and self.engine.log.problem is None
 
     @bentoml.api(route="/predict", input_spec=SCHEMA.request, output_spec=PredictResponse)
     async def predict(self, records: list[Any], ctx: bentoml.Context) -> PredictResponse:
@@ -88,12 +122,27 @@ class Greenlight:
         request_id = uuid.uuid4().hex
         ctx.response.headers["X-Request-ID"] = request_id  # the log lines' request_id
         rows = [SCHEMA.as_dict(record) for record in records]
-        if self.coalescer is None:
-            response = self.engine.predict(rows, request_id)
-        else:
-            response = await self.coalescer.submit((rows, request_id), len(rows))
+        try:
+            response = await self._predict(self.engine, rows, request_id)
+        except ModelOutputError as error:
+            return self._model_failed(error, request_id, ctx)  # type: ignore[return-value]
         count_predictions(response)
         return response
+
+    async def _predict(self, engine: Engine, rows: list[Row], request_id: str) -> PredictResponse:
+        if self.coalescer is None:
+            return engine.predict(rows, request_id)
+        return await self.coalescer.submit((rows, request_id), len(rows))
+
+    def _model_failed(
+        self, error: ModelOutputError, request_id: str, ctx: bentoml.Context
+    ) -> JSONResponse:
+        """A 500, counted and logged with the model version; no prediction is logged or sent."""
+        version = self.engine.model_version if self.engine else "none"
+        MODEL_OUTPUT_ERRORS.labels(model_version=version).inc()
+        logger.error("request %s: %s", request_id, error)
+        ctx.response.status_code = 500
+        return JSONResponse({"error": str(error), "request_id": request_id})
 
     @bentoml.on_shutdown
     def close(self) -> None:
@@ -102,5 +151,8 @@ class Greenlight:
 
 
 Greenlight.add_asgi_middleware(
-    RequestGuard, path="/predict", max_body_bytes=SETTINGS.max_body_bytes
+    RequestGuard,
+    path="/predict",
+    max_body_bytes=SETTINGS.max_body_bytes,
+    on_abort=count_abort,
 )

@@ -27,6 +27,8 @@ ENVIRONMENT = {
     "log_max_bytes": "GREENLIGHT_LOG_MAX_BYTES",
     "log_keep": "GREENLIGHT_LOG_KEEP",
     "log_flush_seconds": "GREENLIGHT_LOG_FLUSH_SECONDS",
+    "log_queue_lines": "GREENLIGHT_LOG_QUEUE_LINES",
+    "gc_freeze": "GREENLIGHT_GC_FREEZE",
 }
 
 
@@ -43,6 +45,10 @@ class ServingSettings(BaseModel):
     log_max_bytes: int = Field(50_000_000, ge=1024)
     log_keep: int = Field(5, ge=1, le=1000)
     log_flush_seconds: float = Field(0.5, gt=0, le=60)
+    # lines waiting for the writer at most; beyond that an entry is dropped and counted
+    log_queue_lines: int = Field(50_000, ge=1, le=10_000_000)
+    # after startup, move the heap (model, libraries) out of the garbage collector's sight
+    gc_freeze: bool = True
 
     def environment(self) -> dict[str, str]:
         """The variables that make a worker process see exactly these settings."""

@@ -33,12 +33,14 @@ class Slot:
     color: Color
     release: Release | None
     running: bool
+    condition: str | None = None  # in words, where the target can tell more than `running`
 
 
 @dataclass(frozen=True)
 class TargetState:
     live: Color | None  # the color taking traffic; None before the first deployment
     slots: Mapping[Color, Slot]
+    router: str | None = None  # the router's condition in words, where the target has one
 
     @property
     def idle(self) -> Color:

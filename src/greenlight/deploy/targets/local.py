@@ -89,6 +89,7 @@ def _exclusive(path: Path) -> Iterator[None]:
 class LocalTarget:
     settings: LocalSettings
     name: str = "local"
+    restarted_proxy: str | None = None  # why ensure_proxy started a new HAProxy, if it did
 
     @property
     def root(self) -> Path:
@@ -114,13 +115,17 @@ class LocalTarget:
     # -- the router -------------------------------------------------------------------------
 
     def ensure_proxy(self) -> None:
-        """Start HAProxy unless ours is already running; refuse a changed proxy port."""
+        """Start HAProxy unless ours is already running (every deploy command, status included,
+        restarts a dead one from its config, live color and all); refuse a changed proxy port."""
         state = self._load()
         if state.proxy and processes.alive(state.proxy.record()):
             if state.proxy_port != self.settings.proxy_port:
                 running = f"HAProxy already listens on port {state.proxy_port}"
                 raise LocalTargetError(f"{running}; run `greenlight deploy down` first")
             return
+        if state.proxy:
+            processes.stop_tree(state.proxy.record(), grace_s=2.0)  # anything left of it
+            self.restarted_proxy = f"HAProxy {state.proxy.pid} had died"
         self._start_proxy(state)
 
     def _start_proxy(self, state: LocalState) -> None:
@@ -141,36 +146,51 @@ class LocalTarget:
                 return
             except OSError:
                 time.sleep(0.1)
-        processes.stop_group(record, grace_s=2.0)
+        processes.stop_tree(record, grace_s=2.0)
         log = _tail(self.root / "haproxy.log")
         raise LocalTargetError(f"HAProxy did not start on port {self.settings.proxy_port}: {log}")
 
-    def down(self) -> None:
-        """Stop both colors and HAProxy; the releases stay recorded."""
+    def down(self) -> list[int]:
+        """Stop both colors' process trees and HAProxy; the releases stay recorded. Returns the
+        pids that had to be killed; raises LocalTargetError if any process of ours survives."""
         state = self._load()
+        records = [slot.process.record() for slot in state.slots.values() if slot.process]
+        records += [state.proxy.record()] if state.proxy else []
+        killed = [pid for record in records for pid in self._stop(record)]
+        survivors = [process.pid for record in records for process in processes.tree(record)]
         for color in COLORS:
-            self._stop_process(state.slots[color])
-        if state.proxy:
-            processes.stop_group(state.proxy.record(), self.settings.stop_grace_s)
+            state.slots[color] = state.slots[color].model_copy(update={"process": None})
         state.live, state.proxy, state.proxy_port = None, None, None
         self._save(state)
+        if survivors:
+            raise LocalTargetError(f"processes {survivors} survived SIGKILL; stop them by hand")
+        return killed
+
+    def _stop(self, record: processes.ProcessRecord) -> list[int]:
+        return processes.stop_tree(record, self.settings.stop_grace_s)
 
     # -- the Target contract ----------------------------------------------------------------
 
     def state(self) -> TargetState:
         state = self._load()
-        slots = {color: self._slot(color, state.slots[color]) for color in COLORS}
-        return TargetState(live=state.live, slots=slots)
+        slots = {color: self._slot(color, state.slots[color], described=True) for color in COLORS}
+        router = _proxy_condition(state, self.restarted_proxy)
+        return TargetState(live=state.live, slots=slots, router=router)
 
-    def _slot(self, color: Color, slot: SlotModel) -> Slot:
+    def _slot(self, color: Color, slot: SlotModel, described: bool = False) -> Slot:
+        """Running means its supervisor runs; `described` adds the whole tree's condition (it
+        reads every process's environment, so only `state()` asks for it)."""
         running = slot.process is not None and processes.alive(slot.process.record())
-        return Slot(color, slot.release.release() if slot.release else None, running)
+        release = slot.release.release() if slot.release else None
+        condition = _slot_condition(slot, running) if described else None
+        return Slot(color, release, running, condition)
 
     def start(self, color: Color, release: Release) -> None:
         state = self._load()
         self._refuse_live(state, color, "start")
         if self._slot(color, state.slots[color]).running:
             raise LocalTargetError(f"{color} is already running; stop it first")
+        self._stop_process(state.slots[color])  # what is left of a dead one (orphaned workers)
         snapshot = self._snapshot(Path(release.source), release.version)
         port = free_port()
         command = self._command(snapshot, port, color)
@@ -248,7 +268,7 @@ class LocalTarget:
 
     def _stop_process(self, slot: SlotModel) -> None:
         if slot.process is not None:
-            processes.stop_group(slot.process.record(), self.settings.stop_grace_s)
+            processes.stop_tree(slot.process.record(), self.settings.stop_grace_s)
 
     def _snapshot(self, bundle: Path, version: str) -> Path:
         """A private copy of the bundle under releases/, named by version and manifest hash."""
@@ -270,6 +290,28 @@ class LocalTarget:
         spare = [path for path in snapshots if path.name not in in_use and path.is_dir()]
         for path in spare[: max(0, len(snapshots) - self.settings.keep_releases)]:
             shutil.rmtree(path)
+
+
+def _slot_condition(slot: SlotModel, running: bool) -> str:
+    if slot.process is None:
+        return "stopped"
+    record = slot.process.record()
+    count = len(processes.tree(record))
+    if running:
+        return f"running: supervisor {record.pid} and {count - 1} more processes"
+    if count:
+        left = f"{count} of its processes still run, unsupervised (`greenlight deploy down`)"
+        return f"dead: supervisor {record.pid} is gone; {left}"
+    return f"dead: supervisor {record.pid} and every process it started are gone"
+
+
+def _proxy_condition(state: LocalState, restarted: str | None) -> str:
+    if state.proxy is None:
+        return "HAProxy stopped"
+    where = f"HAProxy {state.proxy.pid} on 127.0.0.1:{state.proxy_port}"
+    if not processes.alive(state.proxy.record()):
+        return f"{where}: dead"
+    return f"{where}: running" + (f" (restarted: {restarted})" if restarted else "")
 
 
 def _copy_tree(source: Path, target: Path) -> None:

@@ -23,13 +23,14 @@ class _Model(BaseModel):
 class ProcessModel(_Model):
     pid: int
     started: float
+    tag: str = ""  # the environment tag every process of its tree carries (processes.py)
 
     def record(self) -> ProcessRecord:
-        return ProcessRecord(pid=self.pid, started=self.started)
+        return ProcessRecord(pid=self.pid, started=self.started, tag=self.tag)
 
     @classmethod
     def of(cls, record: ProcessRecord) -> ProcessModel:
-        return cls(pid=record.pid, started=record.started)
+        return cls(pid=record.pid, started=record.started, tag=record.tag)
 
 
 class ReleaseModel(_Model):
