@@ -206,6 +206,10 @@ drift-inputs: pull ## The reference and the model drift needs: training split an
 drift-fetch: setup ## Copy the prediction log from drift.source (or DRIFT_SOURCE=<url>) into logs/
 	$(BIN)/greenlight drift-fetch $${DRIFT_SOURCE:+--source "$$DRIFT_SOURCE"}
 
+.PHONY: drift-fetch-ci
+drift-fetch-ci: setup ## CI: like drift-fetch, but a source with no log shipped yet is a notice (fetched=false to $GITHUB_OUTPUT)
+	$(BIN)/greenlight drift-fetch --missing-ok $${DRIFT_SOURCE:+--source "$$DRIFT_SOURCE"}
+
 .PHONY: ship-logs
 ship-logs: setup ## The deployment, e.g. hourly: mirror logs/predictions.jsonl* to drift.source (the team remote) or SHIP_TARGET=<url>
 	$(BIN)/greenlight ship-logs $${SHIP_TARGET:+--target "$$SHIP_TARGET"}

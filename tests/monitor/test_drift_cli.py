@@ -171,11 +171,46 @@ def test_drift_fetch_from_a_source_without_a_log_exits_2(greenlight, capsys, tmp
     (tmp_path / "empty").mkdir()
     args = ["drift-fetch", "--params", ROOT / "params.yaml", "--source", tmp_path / "empty"]
     assert greenlight(*args, "--log", tmp_path / "logs" / "predictions.jsonl") == 2
-    assert "holds no predictions.jsonl" in capsys.readouterr().err
+    assert "holds no prediction log yet" in capsys.readouterr().err
 
 
 def test_drift_fetch_from_a_missing_source_exits_2(greenlight, capsys, tmp_path):
     args = ["drift-fetch", "--params", ROOT / "params.yaml", "--source", tmp_path / "none"]
     args += ["--log", tmp_path / "logs" / "predictions.jsonl"]
     assert greenlight(*args) == 2
-    assert "could not fetch the prediction log from" in capsys.readouterr().err
+    assert "holds no prediction log yet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source", ["empty", "none"])
+def test_drift_fetch_missing_ok_makes_a_source_without_a_log_a_notice(
+    greenlight, capsys, tmp_path, source
+):
+    """A team remote that no deployment has shipped to yet: the drift job says so, green."""
+    (tmp_path / "empty").mkdir()
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    args = ["drift-fetch", "--params", ROOT / "params.yaml", "--source", tmp_path / source]
+    args += ["--log", tmp_path / "logs" / "predictions.jsonl", "--missing-ok"]
+    assert greenlight(*args, "--github-output", output, "--summary", summary) == 0
+    assert output.read_text() == "fetched=false\n"
+    assert "no prediction log shipped yet" in summary.read_text()
+    assert "::notice" in capsys.readouterr().out
+
+
+def test_drift_fetch_missing_ok_still_fails_on_a_source_it_cannot_read(
+    greenlight, capsys, tmp_path
+):
+    output = tmp_path / "output"
+    args = ["drift-fetch", "--params", ROOT / "params.yaml", "--source", "foo://bucket/logs"]
+    args += ["--log", tmp_path / "logs" / "predictions.jsonl", "--missing-ok"]
+    assert greenlight(*args, "--github-output", output) == 2
+    assert "could not fetch the prediction log from foo://bucket/logs" in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_drift_fetch_says_fetched_true_to_the_workflow(greenlight, sample, log_of, tmp_path):
+    shipped = log_of(sample.test.head(3), name="shipped")
+    output = tmp_path / "output"
+    args = ["drift-fetch", "--params", ROOT / "params.yaml", "--source", shipped.parent]
+    args += ["--log", tmp_path / "logs" / "predictions.jsonl", "--missing-ok"]
+    assert greenlight(*args, "--github-output", output) == 0
+    assert output.read_text() == "fetched=true\n"

@@ -273,16 +273,20 @@ DRIFT = load("drift.yml")
 DETECT = job_running(DRIFT, "drift-ci")
 
 
-@pytest.mark.parametrize(("configured", "measured"), [("false", False), ("true", True)])
-def test_drift_without_a_log_source_says_so_and_finishes(configured: str, measured: bool) -> None:
+@pytest.mark.parametrize(
+    ("configured", "fetched", "measured"),
+    [("false", "", False), ("true", "false", False), ("true", "true", True)],
+)
+def test_drift_without_a_log_source_or_a_shipped_log_says_so_and_finishes(
+    configured: str, fetched: str, measured: bool
+) -> None:
+    """Nothing configured, or a team remote no deployment has shipped to yet: no red X."""
     context = event("schedule")
     job = DRIFT["jobs"][DETECT]
-    ran = [
-        s["run"].split()[1]
-        for s in steps_of(job, context, {"config": {"log_source": configured}})
-        if "run" in s
-    ]
+    outputs = {"config": {"log_source": configured}, "fetch": {"fetched": fetched}}
+    ran = [s["run"].split()[1] for s in steps_of(job, context, outputs) if "run" in s]
     assert "ci-config" in ran
-    assert ("drift-ci" in ran) == measured and ("drift-fetch" in ran) == measured
+    assert ("drift-fetch-ci" in ran) == (configured == "true")
+    assert ("drift-ci" in ran) == measured
     run = simulate(DRIFT, context, outputs={DETECT: {} if not measured else {"drift": "true"}})
     assert all(run.ran(n) == measured for n in DRIFT["jobs"] if n != DETECT and "retrain" not in n)

@@ -84,14 +84,54 @@ def drift_fetch(
         str | None, typer.Option(help="dvc get-url URL (default: drift.source).")
     ] = None,
     log: LogOption = None,
+    missing_ok: Annotated[
+        bool, typer.Option(help="CI: a source that holds no log yet is a notice, not an error.")
+    ] = False,
+    github_output: Annotated[
+        Path | None, typer.Option(envvar="GITHUB_OUTPUT", help="Write fetched=true|false here.")
+    ] = None,
+    summary: Annotated[
+        Path | None, typer.Option(envvar="GITHUB_STEP_SUMMARY", help="Append the notice here.")
+    ] = None,
 ) -> None:
     """Fetch the prediction log from where the deployment ships it (drift.source)."""
-    from greenlight.monitor.fetch import fetch_log  # noqa: PLC0415
     from greenlight.monitor.settings import drift_params  # noqa: PLC0415
 
     settings = drift_params(load_params(params))
-    files = fetch_log(source or settings.source, log or settings.prediction_log)
-    typer.echo(f"fetched {len(files)} log file(s) from {source or settings.source}")
+    fetched = _fetch_or_notice(
+        source or settings.source, log or settings.prediction_log, missing_ok
+    )
+    _append(github_output, f"fetched={str(fetched is not None).lower()}\n")
+    if fetched is None:
+        _append(summary, _NOT_SHIPPED_NOTICE)
+
+
+_NOT_SHIPPED_NOTICE = (
+    "> [!NOTE]\n> **greenlight: no prediction log shipped yet.** Drift is measured once the "
+    "deployment has shipped its log (`make ship-logs`, run by the target).\n"
+)
+
+
+def _fetch_or_notice(source: str, log: Path, missing_ok: bool) -> list[Path] | None:
+    """The fetched files; None when the source holds no log yet and that is allowed."""
+    from greenlight.monitor.errors import NoLogShippedError  # noqa: PLC0415
+    from greenlight.monitor.fetch import fetch_log  # noqa: PLC0415
+
+    try:
+        files = fetch_log(source, log)
+    except NoLogShippedError as error:
+        if not missing_ok:
+            raise
+        typer.echo(f"::notice title=greenlight: no prediction log yet::{error}")
+        return None
+    typer.echo(f"fetched {len(files)} log file(s) from {source}")
+    return files
+
+
+def _append(path: Path | None, text: str) -> None:
+    if path is not None:
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write(text)
 
 
 @app.command("ship-logs")

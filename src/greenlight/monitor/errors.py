@@ -10,6 +10,10 @@ class MissingLogError(MissingInputError):
     """No prediction log file at the configured path: fetch it first (`make drift-fetch`)."""
 
 
+class NoLogShippedError(MissingLogError):
+    """The source exists as configured but holds no log yet: nothing has been shipped there."""
+
+
 class LogFormatError(GreenlightError, ValueError):
     """A log line is not JSON, has another log_format, or lacks a field; names the file and line."""
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from greenlight.errors import GreenlightError
-from greenlight.monitor.errors import MissingLogError
+from greenlight.monitor.errors import MissingLogError, NoLogShippedError
 from greenlight.monitor.log_reader import log_files
 
 
@@ -38,9 +38,12 @@ def _get_url(source: str, target: Path) -> None:
     completed = subprocess.run(
         [_dvc(), "get-url", source, str(target)], capture_output=True, text=True, check=False
     )
-    if completed.returncode != 0:
-        detail = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
-        raise GreenlightError(f"could not fetch the prediction log from {source}: {detail}")
+    if completed.returncode == 0:
+        return
+    detail = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
+    if "does not exist" in detail:  # dvc's words for a path the remote does not hold
+        raise NoLogShippedError(_not_shipped(source))
+    raise GreenlightError(f"could not fetch the prediction log from {source}: {detail}")
 
 
 def _fetched_files(landed: Path, name: str, source: str) -> list[Path]:
@@ -49,7 +52,14 @@ def _fetched_files(landed: Path, name: str, source: str) -> list[Path]:
     try:
         return log_files(landed / name)
     except MissingLogError as error:
-        raise MissingLogError(f"{source} holds no {name} (nor rotated {name}.N)") from error
+        raise NoLogShippedError(_not_shipped(source)) from error
+
+
+def _not_shipped(source: str) -> str:
+    return (
+        f"{source} holds no prediction log yet: the deployment ships it there "
+        "(`make ship-logs`, run by the target)"
+    )
 
 
 def _local_files(log_path: Path) -> list[Path]:
