@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -27,6 +28,7 @@ class Call:
     query: dict[str, str]
     body: Any
     status: int
+    time: float  # time.time() when it was answered
 
 
 @dataclass
@@ -229,7 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode(errors="replace")
         status, payload, headers = self._route(parts.path, query, body)
-        self.api.state.calls.append(Call(self.command, parts.path, query, body, int(status)))
+        call = Call(self.command, parts.path, query, body, int(status), time.time())
+        with self.api.state.lock:
+            self.api.state.calls.append(call)
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -241,7 +245,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str, query: dict[str, str], body: Any):
         if path == "/_rehearsal/calls" and self.command == "GET":
-            return HTTPStatus.OK, [call.__dict__ for call in self.api.state.calls], {}
+            with self.api.state.lock:
+                return HTTPStatus.OK, [call.__dict__ for call in self.api.state.calls], {}
         auth = self.headers.get("Authorization", "")
         if auth not in (f"Bearer {self.api.state.token}", f"token {self.api.state.token}"):
             return HTTPStatus.UNAUTHORIZED, {"message": "Bad credentials"}, {}

@@ -1,0 +1,397 @@
+"""The rehearsal's scenario: each step drives one real workflow with act, or plays the developer
+in the scratch checkout, and asserts what GitHub would show afterwards."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tools.rehearsal.act import ActRun, without_jobs
+from tools.rehearsal.github_api import GitHubStandIn
+from tools.rehearsal.world import BUCKET, NAME, OWNER, REPOSITORY, S3, World
+
+REMOTE_PREFIX = "greenlight"  # the team remote is s3://greenlight-team/greenlight
+# The jobs that are not rehearsed by default: the whole lint and test suites, which `make test`
+# runs anyway, would take most of the time budget on two cores. REHEARSE_ALL_JOBS=1 keeps them.
+SLOW_JOBS = {"lint", "test"}
+STAGE_LINE = re.compile(
+    r"(Running stage '(?P<ran>[\w-]+)')"
+    r"|(Stage '(?P<same>[\w-]+)' didn't change, skipping)"
+    r"|(Stage '(?P<cached>[\w-]+)' is cached - skipping run, checking out outputs)"
+)
+COMMENT_MARK = "greenlight report"
+
+
+class StepFailed(AssertionError):
+    """One assertion of the scenario did not hold; the message says what was seen."""
+
+
+def check(condition: object, message: str) -> None:
+    if not condition:
+        raise StepFailed(message)
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float = 0.0
+    ok: bool = True
+    facts: list[str] = field(default_factory=list)
+    runs: list[ActRun] = field(default_factory=list)
+    error: str = ""
+
+
+def stage_outcomes(text: str) -> dict[str, str]:
+    """Stage -> ran / unchanged / run-cache, from `dvc repro`'s output."""
+    found: dict[str, str] = {}
+    for match in STAGE_LINE.finditer(text):
+        if match.group("ran"):
+            found[match.group("ran")] = "ran"
+        elif match.group("same"):
+            found.setdefault(match.group("same"), "unchanged (outputs pulled)")
+        else:
+            found[match.group("cached")] = "run-cache"
+    return found
+
+
+def _repository() -> dict:
+    return {
+        "full_name": REPOSITORY,
+        "name": NAME,
+        "owner": {"login": OWNER},
+        "default_branch": "main",
+        "fork": False,
+        "private": False,
+    }
+
+
+@dataclass
+class Scenario:
+    world: World
+    all_jobs: bool = False
+    steps: list[Step] = field(default_factory=list)
+    figures: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)  # repository variables set
+    notes: list[str] = field(default_factory=list)
+    pr: int = 0  # the same-repository pull request, once opened
+
+    # plumbing
+    @property
+    def github(self) -> GitHubStandIn:
+        if self.world.github is None:
+            raise RuntimeError("the GitHub stand-in is not running")
+        return self.world.github
+
+    @property
+    def s3(self) -> S3:
+        if self.world.s3 is None:
+            raise RuntimeError("the S3 store is not running")
+        return self.world.s3
+
+    def step(self, name: str, body: Callable[[Step], None]) -> Step:
+        current = Step(name)
+        self.steps.append(current)
+        start = time.monotonic()
+        print(f"==> {name}", flush=True)
+        try:
+            body(current)
+        except StepFailed as failure:
+            current.ok, current.error = False, str(failure)
+        current.seconds = time.monotonic() - start
+        mark = "ok" if current.ok else f"FAILED: {current.error}"
+        print(f"    {current.seconds:6.1f} s  {mark}", flush=True)
+        for fact in current.facts:
+            print(f"      - {fact}", flush=True)
+        return current
+
+    def workflow(self, name: str) -> Path:
+        """The workflow file act reads: the scratch checkout's own, or with the slow jobs cut."""
+        path = self.world.repo / ".github" / "workflows" / name
+        text = path.read_text()
+        jobs = set(yaml.safe_load(text)["jobs"])
+        cut = set() if self.all_jobs else jobs & SLOW_JOBS
+        if not cut:
+            return path
+        trimmed = self.world.work / "workflows" / name
+        trimmed.parent.mkdir(parents=True, exist_ok=True)
+        trimmed.write_text(without_jobs(text, cut))
+        return trimmed
+
+    def act(self, current: Step, name: str, event: str, payload: dict) -> ActRun:
+        run = self.world.need_act().run(self.workflow(name), event, payload, self.variables)
+        current.runs.append(run)
+        jobs = ", ".join(f"{job} {result}" for job, result in sorted(run.jobs.items()))
+        current.facts.append(f"act {event} {name}: {run.seconds:.1f} s; jobs: {jobs or 'none'}")
+        check(run.code != 124, f"act ran past its timeout ({run.log})")
+        return run
+
+    def s3_keys(self, prefix: str = "") -> list[str]:
+        return self.s3.keys(BUCKET, f"{REMOTE_PREFIX}/{prefix}")
+
+    # events
+    def push_event(self, before: str, after: str) -> dict:
+        return {
+            "ref": "refs/heads/main",
+            "before": before,
+            "after": after,
+            "repository": _repository(),
+            "pusher": {"name": "alice"},
+            "sender": {"login": "alice"},
+            "head_commit": {"id": after, "message": self.world.git("log", "-1", "--format=%s")},
+        }
+
+    def pull_request_event(self, number: int, action: str, head: str, fork: bool) -> dict:
+        head_repo = f"mallory/{NAME}" if fork else REPOSITORY
+        return {
+            "action": action,
+            "number": number,
+            "pull_request": {
+                "number": number,
+                "title": f"pull request {number}",
+                "html_url": f"https://github.com/{REPOSITORY}/pull/{number}",
+                "head": {
+                    "ref": head,
+                    "sha": self.world.sha(head),
+                    "repo": {"full_name": head_repo, "fork": fork},
+                },
+                "base": {"ref": "main", "sha": self.world.sha("main"), "repo": _repository()},
+            },
+            "repository": _repository(),
+            "sender": {"login": "mallory" if fork else "alice"},
+        }
+
+    def checkout_merge(self, number: int, head: str) -> str:
+        """What GitHub checks out for a pull request: refs/pull/N/merge, head merged into base.
+        The scratch checkout is left on it, so act's local checkout copies exactly that tree."""
+        git = self.world.git
+        git("checkout", "-q", "--detach", "main")
+        git("merge", "-q", "--no-ff", "--no-edit", "-m", f"Merge {head} into main", head)
+        merge = self.world.sha()
+        self.world.push(f"{head}:refs/pull/{number}/head", f"{merge}:refs/pull/{number}/merge")
+        return merge
+
+    def pr_comment_calls(self, number: int, since: float) -> dict[str, int]:
+        calls = [c for c in self.github.calls() if c.time >= since and c.status < 400]
+        created = [
+            c for c in calls if c.method == "POST" and c.path.endswith(f"/{number}/comments")
+        ]
+        edited = [c for c in calls if c.method == "PATCH" and "/issues/comments/" in c.path]
+        return {"created": len(created), "edited": len(edited)}
+
+    def remote_has_outputs(self, current: Step, label: str) -> None:
+        """The objects dvc.lock names for the model bundle, and run-cache entries, are in S3."""
+        lock = yaml.safe_load((self.world.repo / "dvc.lock").read_text())
+        bundle = next(
+            out for out in lock["stages"]["train"]["outs"] if out["path"] == "models/bundle"
+        )
+        digest = bundle["md5"]
+        key = f"files/md5/{digest[:2]}/{digest[2:]}"
+        keys = set(self.s3_keys())
+        runs = sorted(k for k in keys if k.startswith(f"{REMOTE_PREFIX}/runs/"))
+        check(
+            f"{REMOTE_PREFIX}/{key}" in keys,
+            f"{label}: s3://{BUCKET}/{REMOTE_PREFIX}/{key} "
+            f"(models/bundle as dvc.lock names it) is not in the team remote",
+        )
+        check(runs, f"{label}: no run-cache entry (runs/...) in the team remote")
+        current.facts.append(
+            f"team remote after {label}: {len(keys)} objects, {len(runs)} run-cache entries, "
+            f"models/bundle {digest} present"
+        )
+
+    # the steps
+    def configure_remote(self, current: Step) -> None:
+        """The team's one-time setup: `make remote URL=... ENDPOINT=...`, committed to main."""
+        url = f"s3://{BUCKET}/{REMOTE_PREFIX}"
+        result = self.world.make("remote", f"URL={url}", f"ENDPOINT={self.s3.endpoint}")
+        check(result.returncode == 0, f"make remote failed: {result.stderr.strip()[-400:]}")
+        self.world.git("add", "-A")
+        self.world.git("commit", "-q", "-m", "Configure the team DVC remote")
+        current.facts.append(f"make remote URL={url} ENDPOINT={self.s3.endpoint}: committed")
+        config = (self.world.repo / ".dvc" / "config").read_text()
+        check("team" in config, ".dvc/config names no remote 'team' after make remote")
+
+    def push_main(self, current: Step, label: str) -> ActRun:
+        before = self.world.git("ls-remote", str(self.world.origin), "refs/heads/main")
+        before = before.split()[0] if before else "0" * 40
+        self.world.git("checkout", "-q", "main")
+        self.world.push("main:refs/heads/main")
+        keys_before = set(self.s3_keys())
+        run = self.act(current, "main.yml", "push", self.push_event(before, self.world.sha()))
+        self.figures[f"main.yml ({label})"] = f"{run.seconds:.0f} s"
+        failed = [job for job, result in run.jobs.items() if result != "success"]
+        check(run.jobs and not failed, f"main.yml jobs not green: {run.jobs} (log {run.log})")
+        for job in run.jobs:
+            outcomes = stage_outcomes(run.text(job))
+            if outcomes:
+                current.facts.append(f"{job} stages: {outcomes}")
+                self.count_hits(label, outcomes)
+        new = set(self.s3_keys()) - keys_before
+        current.facts.append(f"{len(new)} objects pushed to the team remote")
+        self.remote_has_outputs(current, label)
+        return run
+
+    def count_hits(self, label: str, outcomes: dict[str, str]) -> None:
+        reused = [stage for stage, how in outcomes.items() if how != "ran"]
+        ran = [stage for stage, how in outcomes.items() if how == "ran"]
+        self.figures[f"stages reused / run ({label})"] = (
+            f"{len(reused)} reused ({', '.join(reused) or '-'}), {len(ran)} run"
+        )
+
+    def author_change(self, branch: str, edit: Callable[[Path], None], message: str) -> None:
+        """The developer: a branch, the edit, `make pr-repro` (the run-cache of the team remote
+        restores what did not change), everything the repro wrote to git, a commit."""
+        git = self.world.git
+        git("checkout", "-q", "-B", branch, "main")
+        edit(self.world.repo)
+        aws = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal-secret"}
+        result = self.world.make("pr-repro", env=aws)
+        check(
+            result.returncode == 0, f"make pr-repro (the author's) failed: {result.stderr[-600:]}"
+        )
+        git("add", "-A")
+        git("commit", "-q", "-m", message)
+
+    def pull_request(self, current: Step, number: int, branch: str, action: str) -> ActRun:
+        self.world.push(f"{branch}:refs/heads/{branch}")
+        self.checkout_merge(number, branch)
+        payload = self.pull_request_event(number, action, branch, fork=False)
+        since = time.time()
+        keys_before = set(self.s3_keys())
+        run = self.act(current, "pr.yml", "pull_request", payload)
+        self.figures[f"pr.yml ({action})"] = f"{run.seconds:.0f} s"
+        for job in ("repro", "comment", "gate"):
+            check(
+                run.result(job) == "success",
+                f"pr.yml job {job} ended {run.result(job)}: "
+                f"failed steps {run.failed_steps(job)} (log {run.log})",
+            )
+        outcomes = stage_outcomes(run.text("repro"))
+        current.facts.append(f"repro stages: {outcomes}")
+        self.count_hits(f"PR #{number} {action}", outcomes)
+        comments = self.github.comments_on(number)
+        check(len(comments) == 1, f"PR #{number} has {len(comments)} comments, not one")
+        check(COMMENT_MARK in comments[0]["body"], f"the comment lacks '{COMMENT_MARK}'")
+        calls = self.pr_comment_calls(number, since)
+        current.facts.append(f"comment calls: {calls}; comment id {comments[0]['id']}")
+        posted = [
+            c
+            for c in self.github.calls()
+            if c.time >= since
+            and c.method in ("POST", "PATCH")
+            and "comments" in c.path
+            and c.status < 400
+        ]
+        check(posted, "no comment was posted or edited")
+        self.figures[f"PR {action} -> comment posted"] = f"{posted[0].time - since:.0f} s"
+        check(set(self.s3_keys()) == keys_before, "the pull request's jobs wrote the team remote")
+        current.facts.append("team remote unchanged by the pull request's jobs")
+        self.world.git("checkout", "-q", branch)
+        return run
+
+    def open_train_change(self, current: Step) -> None:
+        def edit(repo: Path) -> None:
+            params = repo / "params.yaml"
+            text = params.read_text()
+            check("known_answers: 20" in text, "params.yaml has no train.known_answers: 20")
+            params.write_text(text.replace("known_answers: 20", "known_answers: 24", 1))
+
+        start = time.monotonic()
+        self.author_change("tune-known-answers", edit, "train: 24 known answers")
+        current.facts.append(f"author's make pr-repro and commit: {time.monotonic() - start:.0f} s")
+        self.pr = self.github.add_pull_request("train: 24 known answers", "tune-known-answers")
+        run = self.pull_request(current, self.pr, "tune-known-answers", "opened")
+        outcomes = stage_outcomes(run.text("repro"))
+        for stage in ("validate", "featurize"):
+            check(
+                outcomes.get(stage, "ran") != "ran",
+                f"{stage} ran again on the pull request instead of coming from the remote",
+            )
+        check(outcomes.get("train") == "ran", "train did not run although its params changed")
+
+    def second_push(self, current: Step) -> None:
+        check(self.pr, "no pull request was opened")
+        git = self.world.git
+        git("checkout", "-q", "tune-known-answers")
+        readme = self.world.repo / "README.md"
+        readme.write_text(readme.read_text() + "\n<!-- a second push -->\n")
+        git("commit", "-q", "-am", "README: a second push")
+        before = self.github.comments_on(self.pr)
+        since = time.time()
+        self.pull_request(current, self.pr, "tune-known-answers", "synchronize")
+        after = self.github.comments_on(self.pr)
+        calls = self.pr_comment_calls(self.pr, since)
+        check(calls["created"] == 0, f"the second push created {calls['created']} comments")
+        check(calls["edited"] >= 1, "the second push edited no comment")
+        check(after[0]["id"] == before[0]["id"], "the comment is not the same one")
+        current.facts.append(f"comment {after[0]['id']} edited, none created")
+
+    def fork_pull_request(self, current: Step) -> None:
+        git = self.world.git
+        git("checkout", "-q", "-B", "fork-change", "main")
+        params = self.world.repo / "params.yaml"
+        params.write_text(params.read_text().replace("known_answers: 20", "known_answers: 30", 1))
+        git("commit", "-q", "-am", "train: 30 known answers (from a fork)")
+        number = self.github.add_pull_request("a fork's change", "mallory:fork-change")
+        self.checkout_merge(number, "fork-change")
+        payload = self.pull_request_event(number, "opened", "fork-change", fork=True)
+        run = self.act(current, "pr.yml", "pull_request", payload)
+        self.figures["pr.yml (fork)"] = f"{run.seconds:.0f} s"
+        check(run.result("repro") == "skipped", f"repro ran for a fork: {run.result('repro')}")
+        check(run.result("gate") == "failure", f"gate is {run.result('gate')} for a fork")
+        reason = run.text("gate")
+        check("fork" in reason, f"the gate's log gives no fork reason: {reason[-300:]!r}")
+        line = next(line for line in reason.splitlines() if "fork" in line)
+        current.facts.append(f"gate red: {line.strip()}")
+        check(not self.github.comments_on(number), "a comment was posted on the fork's PR")
+        check(not stage_outcomes("".join(run.text(job) for job in run.jobs)), "a stage ran")
+        git("checkout", "-q", "main")
+
+    def merge(self, current: Step) -> None:
+        check(self.pr, "no pull request was opened")
+        git = self.world.git
+        git("checkout", "-q", "main")
+        git("merge", "-q", "--no-ff", "-m", f"Merge pull request #{self.pr}", "tune-known-answers")
+        self.push_main(current, "merge")
+
+    def drift_unconfigured(self, current: Step) -> None:
+        self.world.git("checkout", "-q", "main")
+        payload = {"schedule": "17 5 * * *", "repository": _repository()}
+        run = self.act(current, "drift.yml", "schedule", payload)
+        self.figures["drift.yml (no log source)"] = f"{run.seconds:.0f} s"
+        check(
+            run.result("detect") == "success",
+            f"detect ended {run.result('detect')} "
+            f"(failed steps {run.failed_steps('detect')}, log {run.log})",
+        )
+        check(run.result("issue") == "skipped", f"the issue job ran: {run.result('issue')}")
+        summary = run.summaries.get("detect", "")
+        check(summary.strip(), "the detect job wrote no job summary")
+        current.facts.append(f"detect's summary: {summary.strip().splitlines()[0][:160]}")
+        check(not self.github.issues_labelled("drift"), "a drift issue was opened")
+
+    def developer_setup(self, current: Step) -> None:
+        result = self.world.make("setup")
+        check(result.returncode == 0, f"make setup failed: {result.stderr.strip()[-600:]}")
+        current.facts.append("make setup in the developer's clone (its own .venv)")
+
+    def run_all(self) -> bool:
+        self.step("the developer's clone: make setup", self.developer_setup)
+        self.step(
+            "the team configures its remote (make remote), committed to main", self.configure_remote
+        )
+        self.step(
+            "main: push outputs and run-cache (first run, empty remote)",
+            lambda s: self.push_main(s, "first main run"),
+        )
+        self.step("pull request: a train param changes (opened)", self.open_train_change)
+        self.step("pull request: a second push edits the same comment", self.second_push)
+        self.step("pull request from a fork: no repro, gate red", self.fork_pull_request)
+        self.step("merge: main pushes the outputs and the run-cache", self.merge)
+        self.step("drift, scheduled, no log source configured", self.drift_unconfigured)
+        return all(step.ok for step in self.steps)
