@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from greenlight.ci import commands as ci_commands
 from greenlight.config import DEFAULT_PARAMS, Params, load_params
 from greenlight.deploy import commands as deploy_commands
 from greenlight.errors import GreenlightError
@@ -149,6 +150,8 @@ app.command()(serving_commands.bento)
 app.command()(serving_commands.containerize)
 app.add_typer(monitor_commands.app)  # drift, drift-fetch, drift-issue
 app.add_typer(deploy_commands.app, name="deploy")  # deploy, status, rollback, summary, down
+app.add_typer(ci_commands.app)  # pr-comment
+app.add_typer(ci_commands.ci, name="ci")  # check-ref, check-image, config
 
 
 def main() -> None:

@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 from drift_fixtures import NOW, log_of_fixture, sample_fixture  # noqa: F401
 from test_drift import shifted
-from test_github_client import FakeGitHub
+from test_github import FakeGitHub
 
 from greenlight import cli
-from greenlight.monitor import EXIT_DRIFT, github
+from greenlight import github
+from greenlight.monitor import EXIT_DRIFT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,13 +115,13 @@ def test_a_reference_without_a_model_feature_exits_2(
 
 def test_drift_issue_opens_then_updates_one_issue(greenlight, monkeypatch, capsys, tmp_path):
     fake = FakeGitHub(label_exists=False)
-    real_client = github.GitHubIssues
+    real_client = github.GitHub.from_env
 
-    def with_fake_transport(repository: str, token: str, api_url: str) -> github.GitHubIssues:
-        assert (repository, token) == ("acme/shop", "t0ken")
-        return real_client(repository, token, api_url, transport=httpx.MockTransport(fake))
+    def with_fake_transport(env: dict[str, str]) -> github.GitHub:
+        assert (env["GITHUB_REPOSITORY"], env["GITHUB_TOKEN"]) == ("acme/shop", "t0ken")
+        return real_client(env, transport=httpx.MockTransport(fake))
 
-    monkeypatch.setattr(github, "GitHubIssues", with_fake_transport)
+    monkeypatch.setattr(github.GitHub, "from_env", with_fake_transport)
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/shop")
     monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
     summary = tmp_path / "drift.md"

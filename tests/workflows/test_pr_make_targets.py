@@ -52,10 +52,13 @@ def test_the_gate_check_fails_without_a_successful_repro(result: str, reason: st
     assert reason in done.stderr
 
 
-def test_the_comment_needs_a_token_before_anything_is_fetched() -> None:
-    done = make("pr-comment")
+def test_the_comment_needs_a_token_before_anything_is_sent(tmp_path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text('{"pull_request": {"number": 1}}')
+    done = make("pr-comment", GITHUB_EVENT_PATH=str(event), GITHUB_REPOSITORY="acme/shop",
+                GITHUB_TOKEN="", GITHUB_API_URL="http://127.0.0.1:9")  # fmt: skip
     assert done.returncode != 0
-    assert "REPO_TOKEN is not set" in done.stderr
+    assert "no token: set GITHUB_TOKEN" in done.stderr
 
 
 def test_the_jobs_that_judge_or_write_run_the_base_code_not_the_pr() -> None:

@@ -102,11 +102,10 @@ def drift_issue(
     label: Annotated[str, typer.Option(help="The label that marks the one drift issue.")] = "drift",
 ) -> None:
     """Open the drift issue, or update the open one (token: GITHUB_TOKEN, issues: write)."""
-    from greenlight.monitor.github import GitHubIssues  # noqa: PLC0415
+    from greenlight.github import GitHub  # noqa: PLC0415
     from greenlight.monitor.issue import report_drift  # noqa: PLC0415
 
-    api_url = os.environ.get("GITHUB_API_URL", "https://api.github.com")
-    tracker = GitHubIssues(repository, os.environ.get("GITHUB_TOKEN", ""), api_url)
+    tracker = GitHub.from_env({**os.environ, "GITHUB_REPOSITORY": repository})
     action = report_drift(tracker, _read_summary(summary), run_url, label)
     typer.echo(action.describe())
 

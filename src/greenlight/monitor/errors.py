@@ -24,7 +24,3 @@ class EmptyWindowError(GreenlightError, ValueError):
 
 class ModelVersionError(GreenlightError, ValueError):
     """The log holds no prediction of the bundle's model version: the traffic is another model's."""
-
-
-class GitHubError(GreenlightError, RuntimeError):
-    """The GitHub REST API refused a request; the message has the status and GitHub's reason."""

@@ -1,23 +1,19 @@
 """One open GitHub issue for drift, never two: find the open issues carrying the label; none ->
 create one (with the label); otherwise update the oldest one's body to the latest report and
 comment, so watchers are notified. The logic talks to GitHub through the small `IssueTracker`
-interface, so it is tested against a fake; `github.py` is the real REST client."""
+interface, so it is tested against a fake; `greenlight.github.GitHub` is the real REST client."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
+from greenlight.github import Issue
+
 TITLE = "Drift detected in production traffic"
 BODY_LIMIT = 60_000  # GitHub refuses bodies over 65,536 characters
 LABEL_COLOR = "d93f0b"
 LABEL_DESCRIPTION = "Production traffic drifted from the training data (greenlight drift)"
-
-
-@dataclass(frozen=True)
-class Issue:
-    number: int
-    url: str
 
 
 class IssueTracker(Protocol):

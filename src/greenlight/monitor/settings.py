@@ -12,7 +12,7 @@ from greenlight.config import Params
 from greenlight.errors import ConfigError
 
 DEFAULT_LOG = Path("logs/predictions.jsonl")
-DEFAULT_SOURCE = "remote://embedded/prediction-logs"
+DEFAULT_SOURCE = "remote://team/prediction-logs"
 
 
 class _Section(BaseModel):

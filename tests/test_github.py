@@ -7,8 +7,7 @@ import json
 import httpx
 import pytest
 
-from greenlight.monitor.errors import GitHubError
-from greenlight.monitor.github import GitHubIssues
+from greenlight.github import GitHub, GitHubError
 
 
 class FakeGitHub:
@@ -30,10 +29,12 @@ class FakeGitHub:
             return httpx.Response(200 if self.label_exists else 404, json={"name": "drift"})
         if request.method == "POST" and request.url.path.endswith("/issues"):
             return httpx.Response(201, json=issue(9))
+        if request.method == "POST" and request.url.path.endswith("/comments"):
+            return httpx.Response(201, json={"id": 1, "body": "", "html_url": ""})
         return httpx.Response(200, json={})
 
-    def client(self) -> GitHubIssues:
-        return GitHubIssues("acme/shop", "t0ken", transport=httpx.MockTransport(self))
+    def client(self) -> GitHub:
+        return GitHub("acme/shop", "t0ken", transport=httpx.MockTransport(self))
 
 
 def issue(number: int) -> dict:
@@ -90,6 +91,21 @@ def test_a_refusal_names_the_status_the_request_and_githubs_reason():
 
 def test_a_missing_token_or_malformed_repository_is_refused_before_any_request():
     with pytest.raises(GitHubError, match="GITHUB_TOKEN"):
-        GitHubIssues("acme/shop", "")
+        GitHub("acme/shop", "")
     with pytest.raises(GitHubError, match="owner/name"):
-        GitHubIssues("acme", "t0ken")
+        GitHub("acme", "t0ken")
+    with pytest.raises(GitHubError, match="owner/name"):
+        GitHub.from_env({"GITHUB_TOKEN": "t0ken"})
+
+
+def test_the_api_url_and_repository_come_from_the_environment():
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json=[])
+
+    env = {"GITHUB_API_URL": "http://127.0.0.1:9/api/v3/", "GITHUB_REPOSITORY": "acme/shop",
+           "GITHUB_TOKEN": "t0ken"}  # fmt: skip
+    GitHub.from_env(env, transport=httpx.MockTransport(answer)).open_issues("drift")
+    assert seen[0].startswith("http://127.0.0.1:9/api/v3/repos/acme/shop/issues?")

@@ -1,0 +1,103 @@
+"""An in-process fake of the GitHub REST endpoints greenlight uses: issue comments (paginated,
+created, edited) and issues with labels. One state, two ways in: `transport()` for an httpx
+client, `serve()` for a real HTTP server on 127.0.0.1 that a subprocess reaches through
+GITHUB_API_URL."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+COMMENTS = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
+COMMENT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
+
+
+class FakeGitHub:
+    def __init__(self, repository: str = "acme/shop", token: str = "t0ken") -> None:
+        self.repository, self.token = repository, token
+        self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self._next_id = 1000
+
+    def add_comment(self, number: int, body: str, login: str = "someone") -> dict[str, Any]:
+        self._next_id += 1
+        item = {"id": self._next_id, "body": body, "user": {"login": login},
+                "html_url": f"https://github.com/{self.repository}/pull/{number}#c{self._next_id}"}  # fmt: skip
+        self.comments.setdefault(number, []).append(item)
+        return item
+
+    def handle(self, method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        split = urlsplit(url)
+        query = {key: values[0] for key, values in parse_qs(split.query).items()}
+        self.requests.append((method, split.path, query))
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {"message": "Bad credentials"}
+        payload = json.loads(body) if body else {}
+        return self._route(method, split.path, query, payload)
+
+    def _route(self, method: str, path: str, query: dict[str, str], payload: Any) -> tuple[int, Any]:
+        listed, single = COMMENTS.match(path), COMMENT.match(path)
+        if listed and listed["repo"] == self.repository:
+            number = int(listed["number"])
+            if method == "GET":
+                return 200, self._page(self.comments.get(number, []), query)
+            if method == "POST":
+                return 201, self.add_comment(number, payload["body"], "github-actions[bot]")
+        if single and single["repo"] == self.repository and method == "PATCH":
+            for item in (c for thread in self.comments.values() for c in thread):
+                if item["id"] == int(single["id"]):
+                    item["body"] = payload["body"]
+                    return 200, item
+        return 404, {"message": "Not Found"}
+
+    @staticmethod
+    def _page(items: list[Any], query: dict[str, str]) -> list[Any]:
+        size, page = int(query.get("per_page", 30)), int(query.get("page", 1))
+        return items[(page - 1) * size : page * size]
+
+    def transport(self) -> httpx.MockTransport:
+        def answer(request: httpx.Request) -> httpx.Response:
+            headers = {key.lower(): value for key, value in request.headers.items()}
+            status, payload = self.handle(request.method, str(request.url), headers, request.content)
+            return httpx.Response(status, json=payload)
+
+        return httpx.MockTransport(answer)
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        """A real server on 127.0.0.1 (a free port); yields its URL for GITHUB_API_URL."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                status, payload = fake.handle(self.command, self.path, headers, self.rfile.read(length))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = _any
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
