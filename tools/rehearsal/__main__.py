@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -42,7 +43,14 @@ def _version(binary: Path) -> str:
     return done.stdout.strip().rsplit(" ", 1)[-1]
 
 
+def _stop(signum: int, _frame: object) -> None:
+    """SIGTERM, SIGINT, SIGHUP: unwind, so every service and process tree is stopped."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _stop)
     args = _arguments()
     paths = default_paths(PROJECT)
     missing = [str(path) for path in paths.values() if not path.exists()]

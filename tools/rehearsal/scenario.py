@@ -217,8 +217,8 @@ class Scenario:
         url = f"s3://{BUCKET}/{REMOTE_PREFIX}"
         endpoint = self.s3.endpoint
         if re.search(r"^remote:", (self.world.repo / "Makefile").read_text(), re.M):
-            result = self.world.make("remote", f"URL={url}", f"ENDPOINT={endpoint}")
-            check(result.returncode == 0, f"make remote failed: {result.stderr.strip()[-400:]}")
+            code, text = self.world.make("remote", f"URL={url}", f"ENDPOINT={endpoint}")
+            check(code == 0, f"make remote failed: {text.strip()[-400:]}")
             current.facts.append(f"make remote URL={url} ENDPOINT={endpoint}")
         else:
             self.notes.append("the Makefile has no `remote` target: configured with dvc directly")
@@ -404,8 +404,8 @@ class Scenario:
         check(not self.github.issues_labelled("drift"), "a drift issue was opened")
 
     def developer_setup(self, current: Step) -> None:
-        result = self.world.make("setup")
-        check(result.returncode == 0, f"make setup failed: {result.stderr.strip()[-600:]}")
+        code, text = self.world.make("setup")
+        check(code == 0, f"make setup failed: {text.strip()[-600:]}")
         current.facts.append("make setup in the developer's clone (its own .venv)")
 
     def run_all(self) -> bool:

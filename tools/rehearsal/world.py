@@ -39,7 +39,10 @@ MACHINE_VARS = (
     "PIP_CERT",
     "GIT_SSL_CAINFO",
     "PIP_DEFAULT_TIMEOUT",
+    "PIP_FIND_LINKS",
 )
+# ... and its pip configuration (package mirror, local wheels), as a runner image has its own.
+PIP_CONF = Path.home() / ".config" / "pip" / "pip.conf"
 # Never handed on to the developer's commands from the shell that runs the rehearsal.
 SHELL_ONLY = ("GITHUB_", "AWS_", "DVC_", "MAKE", "MFLAGS", "VIRTUAL_ENV", "GREENLIGHT_", "GIT_")
 # The hosted actions the rehearsal replaces, by repository; any other pinned action is reported.
@@ -190,6 +193,9 @@ class World:
                     self.unmapped.append(f"{name}@{sha}")
         home = self.work / "runner-home"
         home.mkdir(parents=True, exist_ok=True)
+        if PIP_CONF.is_file():
+            (home / ".config" / "pip").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PIP_CONF, home / ".config" / "pip" / "pip.conf")
         gitconfig = self.work / "runner-gitconfig"
         gitconfig.write_text(
             f'[url "{self.origin.parent.parent}/"]\n\tinsteadOf = https://github.com/\n'
