@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tools.rehearsal.act import Act, pinned_actions, runner_labels
 from tools.rehearsal.github_api import GitHubStandIn
-from tools.rehearsal.procs import free_port, running, wait_http
+from tools.rehearsal.procs import free_port, run_captured, running, wait_http
 
 OWNER, NAME = "greenlight-owner", "greenlight"
 REPOSITORY = f"{OWNER}/{NAME}"
@@ -163,18 +163,16 @@ class World:
     def sha(self, ref: str = "HEAD") -> str:
         return self.git("rev-parse", ref)
 
-    def make(self, *args: str, env: dict[str, str] | None = None, timeout_s: float = 1800):
-        """A developer's `make` in the scratch checkout (its own .venv, made by `make setup`)."""
+    def make(
+        self, *args: str, env: dict[str, str] | None = None, timeout_s: float = 1800
+    ) -> tuple[int, str]:
+        """A developer's `make` in the scratch checkout (its own .venv, made by `make setup`):
+        its exit code and output (also in logs/dev-make-<target>.log)."""
         full = {**self.git.env, **(env or {})}
-        return subprocess.run(
-            ["make", "--no-print-directory", *args],
-            cwd=self.repo,
-            env=full,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout_s,
-        )
+        log = self.work / "logs" / f"dev-make-{args[0]}.log"
+        argv = ["make", "--no-print-directory", *args]
+        code, text, _ = run_captured(argv, log, full, self.repo, timeout_s)
+        return code, text
 
     def need_act(self) -> Act:
         if self.act is None:
