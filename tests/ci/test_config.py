@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-
 from greenlight.ci.config import Context, configured, notice, outputs
 
 CONFIG = "[core]\n    remote = embedded\n['remote \"embedded\"']\n    url = ../dvc-remote\n"

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fake_github import FakeGitHub
 
+from fake_github import FakeGitHub
 from greenlight.errors import ConfigError, MissingInputError
 from greenlight.github import GitHub, GitHubError
 from greenlight.prcomment import MARKER, marked, post_report, pr_number

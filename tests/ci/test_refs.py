@@ -64,18 +64,22 @@ def test_unmerged_branches_and_pull_request_heads_are_refused(
 
 @pytest.mark.parametrize("ref", ["no-such-branch", "", "--upload-pack=evil", "0" * 40])
 def test_what_is_no_commit_is_refused_naming_it(repo: dict[str, str], ref: str) -> None:
-    with pytest.raises(RefError, match="no commit|not a git ref"):
+    with pytest.raises(RefError, match=r"no commit|not a git ref"):
         check_ref(ref, repo=Path(repo["dir"]))
 
 
 def test_the_command_writes_the_full_sha_or_exits_1(repo: dict[str, str], tmp_path: Path) -> None:
     output = tmp_path / "out"
     command = [sys.executable, "-m", "greenlight", "ci", "check-ref"]
-    env_args = {"cwd": repo["dir"], "capture_output": True, "text": True, "check": False}
-    done = subprocess.run([*command, repo["a"][:8], "--github-output", str(output)], **env_args)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        full = [*command, *args, "--github-output", str(output)]
+        return subprocess.run(full, cwd=repo["dir"], capture_output=True, text=True, check=False)
+
+    done = run(repo["a"][:8])
     assert done.returncode == 0, done.stderr
     assert output.read_text() == f"sha={repo['a']}\n"
-    done = subprocess.run([*command, "feature", "--github-output", str(output)], **env_args)
+    done = run("feature")
     assert done.returncode == 1 and "refused: feature" in done.stderr
     assert output.read_text() == f"sha={repo['a']}\n"
 

@@ -106,11 +106,29 @@ def config(
             typer.echo(settings.annotation(key))
 
 
+@ci.command("check-pulled")
+def check_pulled(
+    path: Annotated[str, typer.Argument(help="A DVC output, e.g. models/bundle.")],
+) -> None:
+    """Exit 1 unless PATH in the workspace is, hash for hash, what the committed dvc.lock names."""
+    from greenlight.ci.pulled import PulledError, check_pulled  # noqa: PLC0415
+
+    try:
+        check_pulled(path, dvc=_dvc())
+    except PulledError as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"{path} is what dvc.lock names, hash for hash")
+
+
+def _dvc() -> str:
+    beside = Path(sys.executable).with_name("dvc")  # the virtualenv's dvc, else the one on PATH
+    return str(beside) if beside.is_file() else "dvc"
+
+
 def _context(params: Path) -> Context:
     from greenlight.ci.config import Context, dvc_remotes  # noqa: PLC0415
     from greenlight.monitor.settings import drift_params  # noqa: PLC0415
 
-    beside = Path(sys.executable).with_name("dvc")  # the virtualenv's dvc, else the one on PATH
-    dvc = str(beside) if beside.is_file() else "dvc"
     source = drift_params(load_params(params)).source
-    return Context(env=os.environ, remotes=dvc_remotes(dvc=dvc), drift_source=source)
+    return Context(env=os.environ, remotes=dvc_remotes(dvc=_dvc()), drift_source=source)
