@@ -67,22 +67,25 @@ def main() -> int:
     start = time.monotonic()
     tree = world.snapshot()
     scenario = Scenario(world, all_jobs=args.all_jobs)
-    with world.services():
-        scenario.notes += [
-            f"`{spec}`: pinned in a workflow, no local stand-in, so a job using it cannot run"
-            for spec in world.unmapped
-        ]
-        ok = scenario.run_all()
-    header = {
-        "act": _version(paths["act_binary"]),
-        "cores": str(os.cpu_count()),
-        "snapshot": tree[:12],
-        "scratch": str(args.work),
-    }
-    text = render(scenario, time.monotonic() - start, header)
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(text)
-    print(f"\nreport: {args.report}")
+    ok = False
+    try:
+        with world.services():
+            scenario.notes += [
+                f"`{spec}`: pinned in a workflow, no local stand-in, so a job using it cannot run"
+                for spec in world.unmapped
+            ]
+            ok = scenario.run_all()
+    finally:  # also when interrupted: the steps so far
+        header = {
+            "act": _version(paths["act_binary"]),
+            "cores": str(os.cpu_count()),
+            "snapshot": tree[:12],
+            "scratch": str(args.work),
+        }
+        text = render(scenario, time.monotonic() - start, header)
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text)
+        print(f"\nreport: {args.report}")
     return 0 if ok else 1
 
 

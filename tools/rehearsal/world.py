@@ -55,6 +55,14 @@ STAND_INS = {
     "actions/attest-build-provenance": "attest-build-provenance",
 }
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+# act's host mode runs every step on a pseudo-terminal; GitHub's runner gives steps a pipe and no
+# input. On a terminal, tools ask (DVC waits at "Would you like to continue?" for a directory
+# missing from the cache), so the runner's PATH starts with this `bash`: the same shell, on a pipe.
+STEP_BASH = """#!/bin/bash
+# The rehearsal's runner shell (tools/rehearsal/world.py): bash with no terminal, as on GitHub.
+/bin/bash "$@" </dev/null 2>&1 | cat
+exit "${PIPESTATUS[0]}"
+"""
 
 
 def runner_python_dir() -> Path:
@@ -199,7 +207,11 @@ class World:
             f'[url "{self.origin.parent.parent}/"]\n\tinsteadOf = https://github.com/\n'
             "[user]\n\tname = github-actions\n\temail = actions@example.com\n"
         )
-        path = f"{runner_python_dir()}:/usr/local/bin:/usr/bin:/bin"
+        runner_bin = self.work / "runner-bin"
+        runner_bin.mkdir(parents=True, exist_ok=True)
+        (runner_bin / "bash").write_text(STEP_BASH)
+        (runner_bin / "bash").chmod(0o755)
+        path = f"{runner_bin}:{runner_python_dir()}:/usr/local/bin:/usr/bin:/bin"
         env = {"PATH": path, "HOME": str(home), "LANG": "C.UTF-8"}
         env |= {key: os.environ[key] for key in MACHINE_VARS if key in os.environ}
         job_env = {
