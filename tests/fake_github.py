@@ -21,7 +21,7 @@ COMMENT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)
 
 
 class FakeGitHub:
-    def __init__(self, repository: str = "acme/shop", token: str = "t0ken") -> None:
+    def __init__(self, repository: str = "acme/shop", token: str = "t0ken") -> None:  # noqa: S107
         self.repository, self.token = repository, token
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -29,12 +29,14 @@ class FakeGitHub:
 
     def add_comment(self, number: int, body: str, login: str = "someone") -> dict[str, Any]:
         self._next_id += 1
-        item = {"id": self._next_id, "body": body, "user": {"login": login},
-                "html_url": f"https://github.com/{self.repository}/pull/{number}#c{self._next_id}"}  # fmt: skip
+        url = f"https://github.com/{self.repository}/pull/{number}#c{self._next_id}"
+        item = {"id": self._next_id, "body": body, "user": {"login": login}, "html_url": url}
         self.comments.setdefault(number, []).append(item)
         return item
 
-    def handle(self, method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+    def handle(
+        self, method: str, url: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any]:
         split = urlsplit(url)
         query = {key: values[0] for key, values in parse_qs(split.query).items()}
         self.requests.append((method, split.path, query))
@@ -43,7 +45,9 @@ class FakeGitHub:
         payload = json.loads(body) if body else {}
         return self._route(method, split.path, query, payload)
 
-    def _route(self, method: str, path: str, query: dict[str, str], payload: Any) -> tuple[int, Any]:
+    def _route(
+        self, method: str, path: str, query: dict[str, str], payload: Any
+    ) -> tuple[int, Any]:
         listed, single = COMMENTS.match(path), COMMENT.match(path)
         if listed and listed["repo"] == self.repository:
             number = int(listed["number"])
@@ -66,7 +70,8 @@ class FakeGitHub:
     def transport(self) -> httpx.MockTransport:
         def answer(request: httpx.Request) -> httpx.Response:
             headers = {key.lower(): value for key, value in request.headers.items()}
-            status, payload = self.handle(request.method, str(request.url), headers, request.content)
+            url, content = str(request.url), request.content
+            status, payload = self.handle(request.method, url, headers, content)
             return httpx.Response(status, json=payload)
 
         return httpx.MockTransport(answer)
@@ -80,7 +85,8 @@ class FakeGitHub:
             def _any(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 headers = {key.lower(): value for key, value in self.headers.items()}
-                status, payload = fake.handle(self.command, self.path, headers, self.rfile.read(length))
+                content = self.rfile.read(length)
+                status, payload = fake.handle(self.command, self.path, headers, content)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")

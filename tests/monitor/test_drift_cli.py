@@ -13,11 +13,10 @@ import pandas as pd
 import pytest
 from drift_fixtures import NOW, log_of_fixture, sample_fixture  # noqa: F401
 from test_drift import shifted
-from test_github import FakeGitHub
 
-from greenlight import cli
-from greenlight import github
+from greenlight import cli, github
 from greenlight.monitor import EXIT_DRIFT
+from test_github import FakeGitHub
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,10 +10,11 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from fake_github import FakeGitHub
 
 
 def make(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key != "REPO_TOKEN"}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "REPO_"))}
     return subprocess.run(
         ["make", "-s", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
         env={**environment, **env}, check=False, timeout=60,
@@ -31,7 +32,9 @@ def workflow_targets() -> set[str]:
 
 def test_every_make_target_a_workflow_calls_is_listed_by_make_help() -> None:
     listed = {line.split()[0] for line in make("help").stdout.splitlines() if line.startswith("  ")}
-    assert workflow_targets() >= {"lint", "pr-test", "pr-repro", "pr-report", "gate", "pr-comment"}
+    expected = {"lint", "pr-test", "pr-repro", "pr-report", "gate", "pr-comment", "push-run-cache",
+                "deploy-check-ref", "deploy-image", "ci-config"}  # fmt: skip
+    assert workflow_targets() >= expected
     assert workflow_targets() <= listed
 
 
@@ -52,13 +55,25 @@ def test_the_gate_check_fails_without_a_successful_repro(result: str, reason: st
     assert reason in done.stderr
 
 
-def test_the_comment_needs_a_token_before_anything_is_sent(tmp_path) -> None:
-    event = tmp_path / "event.json"
-    event.write_text('{"pull_request": {"number": 1}}')
-    done = make("pr-comment", GITHUB_EVENT_PATH=str(event), GITHUB_REPOSITORY="acme/shop",
-                GITHUB_TOKEN="", GITHUB_API_URL="http://127.0.0.1:9")  # fmt: skip
-    assert done.returncode != 0
-    assert "no token: set GITHUB_TOKEN" in done.stderr
+def test_the_comment_target_posts_one_comment_and_edits_it_on_the_next_push(tmp_path) -> None:
+    fake = FakeGitHub()
+    event, report = tmp_path / "event.json", tmp_path / "pr_comment.md"
+    event.write_text('{"pull_request": {"number": 4}}')
+    with fake.serve() as url:
+        env = {
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_REPOSITORY": "acme/shop",
+            "GITHUB_TOKEN": "t0ken",
+            "GITHUB_API_URL": url,
+            "PR_COMMENT": str(report),
+        }
+        for verdict in ("passed", "FAILED"):
+            report.write_text(f"# gate {verdict}")
+            done = make("pr-comment", **env)
+            assert done.returncode == 0, done.stderr
+        refused = make("pr-comment", **{**env, "GITHUB_TOKEN": ""})
+    assert [item["body"].splitlines()[1] for item in fake.comments[4]] == ["# gate FAILED"]
+    assert refused.returncode != 0 and "no token: set GITHUB_TOKEN" in refused.stderr
 
 
 def test_the_jobs_that_judge_or_write_run_the_base_code_not_the_pr() -> None:

@@ -94,6 +94,26 @@ def drift_fetch(
     typer.echo(f"fetched {len(files)} log file(s) from {source or settings.source}")
 
 
+@app.command("ship-logs")
+def ship_logs(
+    params: ParamsOption = DEFAULT_PARAMS,
+    target: Annotated[
+        str | None,
+        typer.Option(help="fsspec URL or remote://<remote>/<folder> (default: drift.source)."),
+    ] = None,
+    log: LogOption = None,
+) -> None:
+    """Mirror the prediction log and its rotated files to where drift reads them (drift.source)."""
+    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
+    from greenlight.monitor.ship import dvc_remotes  # noqa: PLC0415
+    from greenlight.monitor.ship import ship_logs as ship  # noqa: PLC0415
+
+    settings = drift_params(load_params(params))
+    destination = target or settings.source
+    names = ship(log or settings.prediction_log, destination, dvc_remotes())
+    typer.echo(f"shipped {len(names)} log file(s) to {destination}: {', '.join(names)}")
+
+
 @app.command("drift-issue")
 def drift_issue(
     run_url: Annotated[str, typer.Option(help="Link to the workflow run with the reports.")],

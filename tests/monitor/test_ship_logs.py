@@ -1,0 +1,99 @@
+"""`greenlight ship-logs` against local targets (a folder, file://, remote://<a local DVC remote>):
+the target mirrors the log folder, never holds half a line, and drift-fetch brings it back."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from greenlight.errors import ConfigError
+from greenlight.monitor.fetch import fetch_log
+from greenlight.monitor.ship import complete_lines, resolve, ship_logs, stale
+
+ROOT = Path(__file__).resolve().parents[2]
+LINE = b'{"log_format": 1, "n": %d}\n'
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "predictions.jsonl.1").write_bytes(LINE % 1 + LINE % 2)
+    (folder / "predictions.jsonl").write_bytes(LINE % 3 + b'{"log_format": 1, "n"')  # mid-write
+    (folder / "other.txt").write_text("not a log")
+    return folder / "predictions.jsonl"
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
+@pytest.mark.parametrize("scheme", ["", "file://"])
+def test_the_target_mirrors_the_log_files_up_to_the_last_whole_line(log, tmp_path, scheme) -> None:
+    target = tmp_path / "bucket" / "prediction-logs"
+    target.mkdir(parents=True)
+    (target / "predictions.jsonl.5").write_bytes(LINE % 0)  # rotated away since the last ship
+    (target / "README").write_text("kept")
+    shipped = ship_logs(log, f"{scheme}{target}", {})
+    assert shipped == ["predictions.jsonl", "predictions.jsonl.1"]
+    assert names(target) == ["README", "predictions.jsonl", "predictions.jsonl.1"]
+    assert (target / "predictions.jsonl").read_bytes() == LINE % 3
+    assert (target / "predictions.jsonl.1").read_bytes() == LINE % 1 + LINE % 2
+
+
+def test_drift_fetch_brings_back_what_was_shipped(log, tmp_path) -> None:
+    target = tmp_path / "bucket"
+    ship_logs(log, str(target), {})
+    fetched = fetch_log(str(target), tmp_path / "fetched" / "predictions.jsonl")
+    assert [path.name for path in fetched] == ["predictions.jsonl", "predictions.jsonl.1"]
+    assert (tmp_path / "fetched" / "predictions.jsonl").read_bytes() == LINE % 3
+
+
+def test_a_remote_folder_resolves_through_the_dvc_remotes_settings(log, tmp_path) -> None:
+    remotes = {"team": {"url": str(tmp_path / "team"), "endpointurl": "http://127.0.0.1:9000"}}
+    assert resolve("remote://team/prediction-logs", remotes) == (
+        f"{tmp_path / 'team'}/prediction-logs",
+        {"endpoint_url": "http://127.0.0.1:9000"},
+    )
+    ship_logs(log, "remote://team/prediction-logs", {"team": {"url": str(tmp_path / "team")}})
+    assert names(tmp_path / "team" / "prediction-logs") == [
+        "predictions.jsonl",
+        "predictions.jsonl.1",
+    ]
+    with pytest.raises(ConfigError, match="no DVC remote 'team' \\(configured: embedded\\)"):
+        resolve("remote://team/prediction-logs", {"embedded": {"url": "/x"}})
+
+
+def test_the_pure_parts() -> None:
+    assert complete_lines(b"a\nb\nc") == b"a\nb\n" and complete_lines(b"half") == b""
+    listed = ["predictions.jsonl", "predictions.jsonl.1", "predictions.jsonl.2", "x.jsonl.2"]
+    assert stale(listed, {"predictions.jsonl", "predictions.jsonl.1"}, "predictions.jsonl") == [
+        "predictions.jsonl.2"
+    ]
+
+
+def test_the_command_ships_and_says_where(log, tmp_path) -> None:
+    target = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "greenlight",
+        "ship-logs",
+        "--log",
+        str(log),
+        "--target",
+        str(target),
+    ]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"shipped 2 log file(s) to {target}" in done.stdout
+    missing = [*command[:-4], "--log", str(tmp_path / "none.jsonl"), "--target", str(target)]
+    done = subprocess.run(
+        missing, cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 2 and "none.jsonl" in done.stderr

@@ -1,0 +1,282 @@
+"""What the workflows do, asked of the files themselves: the job graph and every `if:` evaluated
+(tests/workflows/gha.py) for same-repository and fork pull requests, with and without the
+repository's variables, and the make targets a job runs executed or dry-run. No test pins a step's
+position or the YAML's wording: reorder or rename freely, as long as the behaviour holds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from gha import event, interpolate, job_context, load, simulate, step_env, steps_of
+
+from conftest import ROOT
+
+GPU = '["self-hosted", "linux", "gpu"]'
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def make(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "REPRO_"))}
+    command = ["make", "-s", "--no-print-directory", *args]
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, env={**clean, **env}, check=False,
+        timeout=120,
+    )  # fmt: skip
+
+
+def make_targets(job: dict) -> list[str]:
+    return [step["run"].split()[1] for step in job.get("steps", []) if "run" in step]
+
+
+def job_running(workflow: dict, target: str) -> str:
+    """The job whose steps run `make <target>` (one per workflow, whatever it is called)."""
+    found = [name for name, job in workflow["jobs"].items() if target in make_targets(job)]
+    assert len(found) == 1, f"{target}: {found}"
+    return found[0]
+
+
+# --- pr.yml ----------------------------------------------------------------------------------
+
+PR = load("pr.yml")
+REPRO = job_running(PR, "pr-repro")
+GATE = job_running(PR, "pr-require-repro")
+COMMENT = job_running(PR, "pr-comment")
+
+
+def gate_verdict(run_context: dict, run) -> subprocess.CompletedProcess[str]:
+    """Run the gate job's command with the environment its step would get."""
+    job = PR["jobs"][GATE]
+    context = job_context(run, job, run_context)
+    step = next(s for s in steps_of(job, context, {}) if "pr-require-repro" in s.get("run", ""))
+    return make("pr-require-repro", **step_env(PR, job, step, context))
+
+
+def test_a_same_repository_pull_request_is_reproduced_commented_and_gated() -> None:
+    context = event("pull_request")
+    run = simulate(PR, context, outputs={REPRO: {"report": "123"}})
+    assert run.ran(REPRO) and run.ran(COMMENT) and run.ran(GATE)
+    verdict = gate_verdict(context, run)
+    assert verdict.returncode == 0, verdict.stderr
+
+
+def test_a_fork_pull_request_is_never_reproduced_and_the_gate_is_red_saying_why() -> None:
+    context = event("pull_request", head="stranger/shop", variables={"GREENLIGHT_GPU_RUNNER": GPU})
+    run = simulate(PR, context)
+    assert not run.ran(REPRO) and not run.ran(COMMENT)
+    assert run.ran(GATE)
+    verdict = gate_verdict(context, run)
+    assert verdict.returncode != 0 and "fork" in verdict.stderr
+
+
+def test_a_failed_gate_still_posts_the_comment_and_stays_red() -> None:
+    context = event("pull_request")
+    run = simulate(PR, context, results={REPRO: "failure"}, outputs={REPRO: {"report": "123"}})
+    assert run.ran(COMMENT)
+    verdict = gate_verdict(context, run)
+    assert verdict.returncode != 0 and "ended 'failure'" in verdict.stderr
+
+
+def test_a_repro_that_died_before_its_report_posts_no_comment_and_is_red() -> None:
+    context = event("pull_request")
+    run = simulate(PR, context, results={REPRO: "failure"}, outputs={REPRO: {}})
+    assert not run.ran(COMMENT)
+    assert gate_verdict(context, run).returncode != 0
+
+
+def runner_of(job: dict, variables: dict[str, str]) -> tuple[object, str]:
+    context = event("pull_request", variables=variables)
+    labels = interpolate(job["runs-on"], context)
+    torch = step_env({}, job, {}, context).get("TORCH_INDEX", "")
+    return labels, torch
+
+
+@pytest.mark.parametrize("workflow", ["pr.yml", "main.yml"])
+def test_repro_runs_on_a_hosted_cpu_runner_until_a_variable_names_the_gpu_runner(workflow) -> None:
+    loaded = load(workflow)
+    job = loaded["jobs"][
+        job_running(loaded, "pr-repro" if workflow == "pr.yml" else "push-run-cache")
+    ]
+    assert runner_of(job, {}) == ("ubuntu-latest", CPU_INDEX)
+    assert runner_of(job, {"GREENLIGHT_GPU_RUNNER": GPU}) == (["self-hosted", "linux", "gpu"], "")
+
+
+def test_no_self_hosted_job_of_a_pull_request_runs_for_a_fork() -> None:
+    for variables in ({}, {"GREENLIGHT_GPU_RUNNER": GPU}):
+        context = event("pull_request", head="stranger/shop", variables=variables)
+        run = simulate(PR, context)
+        for name, job in PR["jobs"].items():
+            labels = interpolate(job.get("runs-on", ""), context)
+            labels = [labels] if isinstance(labels, str) else labels
+            assert "self-hosted" not in labels or not run.ran(name), name
+
+
+def test_the_pull_request_reads_the_team_remote_with_the_read_role_only() -> None:
+    job = PR["jobs"][REPRO]
+    for variables, expected in (({}, set()), ({"DVC_REMOTE_READ_ROLE": "arn:read"}, {"arn:read"})):
+        context = event("pull_request", variables=variables)
+        ran = steps_of(job, context, {})
+        credentials = [s for s in ran if "configure-aws-credentials" in s.get("uses", "")]
+        roles = {interpolate(s["with"]["role-to-assume"], context) for s in credentials}
+        assert roles == expected
+
+
+@pytest.mark.parametrize(
+    "target", sorted({t for j in PR["jobs"].values() for t in make_targets(j)})
+)
+def test_no_pull_request_step_pushes_to_a_dvc_remote(target: str) -> None:
+    """Dry-run every make target a pull request runs: none may push to a DVC remote."""
+    done = make("-n", target, PR_BASE="HEAD")
+    assert done.returncode == 0, done.stderr
+    assert "dvc push" not in done.stdout and "dvc exp push" not in done.stdout, target
+
+
+# --- main.yml --------------------------------------------------------------------------------
+
+MAIN = load("main.yml")
+PUSH = job_running(MAIN, "push-run-cache")
+
+
+def test_main_pushes_and_deploys_only_with_a_team_remote() -> None:
+    context = event("push", variables={"DVC_REMOTE_ROLE": "arn:write"})
+    for configured in ("true", "false"):
+        job = MAIN["jobs"][PUSH]
+        targets = [
+            s["run"].split()[1]
+            for s in steps_of(job, context, {"config": {"team_remote": configured}})
+            if "run" in s
+        ]
+        assert ("push-run-cache" in targets) == (configured == "true")
+        run = simulate(MAIN, context, outputs={PUSH: {"team_remote": configured}})
+        deploy = [n for n, j in MAIN["jobs"].items() if "deploy.yml" in str(j.get("uses", ""))]
+        assert deploy and all(run.ran(n) == (configured == "true") for n in deploy)
+
+
+def test_the_push_writes_what_dvc_lock_names_after_checking_it() -> None:
+    recipe = make("-n", "push-run-cache").stdout
+    assert recipe.index("greenlight check-lock") < recipe.index("dvc push --run-cache")
+
+
+# --- deploy.yml ------------------------------------------------------------------------------
+
+DEPLOY = load("deploy.yml")
+CHECK = job_running(DEPLOY, "deploy-check-ref")
+BUILD = job_running(DEPLOY, "deploy-image")
+ROLLOUT = job_running(DEPLOY, "deploy-kubernetes")
+DIGEST = "ghcr.io/acme/shop@sha256:" + "ab" * 32
+
+
+def writes(job: dict) -> set[str]:
+    return {scope for scope, level in job.get("permissions", {}).items() if level == "write"}
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [{"ref": "feature"}, {"ref": "", "rollback_image": DIGEST}, {"ref": "refs/pull/1/head"}],
+)
+def test_no_job_with_a_write_grant_runs_when_the_ref_check_fails(inputs) -> None:
+    run = simulate(DEPLOY, event("workflow_dispatch", inputs=inputs), results={CHECK: "failure"})
+    for name, job in DEPLOY["jobs"].items():
+        if writes(job):
+            assert not run.ran(name), f"{name} ({writes(job)}) ran after a failed check"
+
+
+def test_the_ref_check_holds_no_write_grant_and_runs_first() -> None:
+    assert DEPLOY["jobs"][CHECK]["permissions"] == {"contents": "read"}
+    assert not DEPLOY["jobs"][CHECK].get("needs")
+
+
+def test_a_rollback_redeploys_the_checked_digest_and_builds_nothing() -> None:
+    context = event("workflow_dispatch", inputs={"ref": "", "rollback_image": DIGEST})
+    run = simulate(DEPLOY, context, outputs={CHECK: {"sha": "c" * 40, "image": DIGEST}})
+    assert not run.ran(BUILD) and run.ran(ROLLOUT)
+    job = DEPLOY["jobs"][ROLLOUT]
+    env = step_env(DEPLOY, job, {}, job_context(run, job, context))
+    assert env["IMAGE"] == DIGEST
+
+
+def test_a_deployment_builds_then_rolls_out_the_image_it_built() -> None:
+    context = event("workflow_call", inputs={"ref": "a" * 40})
+    built = "ghcr.io/acme/shop@sha256:" + "cd" * 32
+    run = simulate(DEPLOY, context, outputs={CHECK: {"sha": "a" * 40}, BUILD: {"image": built}})
+    assert run.ran(BUILD) and run.ran(ROLLOUT)
+    job = DEPLOY["jobs"][ROLLOUT]
+    assert step_env(DEPLOY, job, {}, job_context(run, job, context))["IMAGE"] == built
+
+
+def test_every_later_job_checks_out_the_sha_the_check_resolved_and_the_rollout_waits() -> None:
+    context = event("workflow_dispatch", inputs={"ref": "main"})
+    sha = "e" * 40
+    run = simulate(DEPLOY, context, outputs={CHECK: {"sha": sha}, BUILD: {"image": DIGEST}})
+    for name in (BUILD, ROLLOUT):
+        job = DEPLOY["jobs"][name]
+        checkout = next(s for s in job["steps"] if "actions/checkout@" in s.get("uses", ""))
+        assert interpolate(checkout["with"]["ref"], job_context(run, job, context)) == sha, name
+    assert DEPLOY["jobs"][ROLLOUT]["environment"] == "production"  # required reviewers approve
+
+
+def test_a_failed_build_rolls_nothing_out() -> None:
+    context = event("workflow_call", inputs={"ref": "a" * 40})
+    assert not simulate(DEPLOY, context, results={BUILD: "failure"}).ran(ROLLOUT)
+
+
+def test_only_the_rollout_is_serialised_so_a_pending_approval_blocks_no_build() -> None:
+    assert "concurrency" not in DEPLOY
+    assert DEPLOY["jobs"][ROLLOUT]["concurrency"]["cancel-in-progress"] is False
+    assert "concurrency" not in DEPLOY["jobs"][BUILD]
+
+
+def test_the_registry_login_lasts_until_the_attestation_is_pushed() -> None:
+    """Walk the build job's steps: the first one whose make recipe logs out comes after the step
+    that pushes the attestation to the registry, and the push itself does not log out."""
+    steps = DEPLOY["jobs"][BUILD]["steps"]
+    attest = next(
+        i for i, s in enumerate(steps) if s.get("with", {}).get("push-to-registry") is True
+    )
+    recipes = [make("-n", s["run"].split()[1]).stdout if "run" in s else "" for s in steps]
+    logins = [i for i, recipe in enumerate(recipes) if "docker login" in recipe]
+    logouts = [i for i, recipe in enumerate(recipes) if "docker logout" in recipe]
+    assert logins and logins[0] < attest
+    assert logouts and min(logouts) > attest
+    assert DEPLOY["jobs"][BUILD]["steps"][min(logouts)].get("if") == "always()"
+
+
+def test_without_a_cluster_the_rollout_says_so_and_touches_nothing() -> None:
+    context = event("workflow_call", inputs={"ref": "a" * 40})
+    job = DEPLOY["jobs"][ROLLOUT]
+    ran = [
+        s["run"].split()[1]
+        for s in steps_of(job, context, {"config": {"cluster": "false"}})
+        if "run" in s
+    ]
+    assert "ci-config" in ran and "deploy-kubernetes" not in ran
+
+
+def test_the_build_checks_what_it_pulled_against_dvc_lock() -> None:
+    recipe = make("-n", "deploy-image").stdout
+    assert recipe.index("dvc pull models/bundle") < recipe.index(
+        "greenlight ci check-pulled models/bundle"
+    )
+    assert recipe.index("check-pulled") < recipe.index("greenlight bento")
+
+
+# --- drift.yml -------------------------------------------------------------------------------
+
+DRIFT = load("drift.yml")
+DETECT = job_running(DRIFT, "drift-ci")
+
+
+@pytest.mark.parametrize(("configured", "measured"), [("false", False), ("true", True)])
+def test_drift_without_a_log_source_says_so_and_finishes(configured: str, measured: bool) -> None:
+    context = event("schedule")
+    job = DRIFT["jobs"][DETECT]
+    ran = [
+        s["run"].split()[1]
+        for s in steps_of(job, context, {"config": {"log_source": configured}})
+        if "run" in s
+    ]
+    assert "ci-config" in ran
+    assert ("drift-ci" in ran) == measured and ("drift-fetch" in ran) == measured
+    run = simulate(DRIFT, context, outputs={DETECT: {} if not measured else {"drift": "true"}})
+    assert all(run.ran(n) == measured for n in DRIFT["jobs"] if n != DETECT and "retrain" not in n)
