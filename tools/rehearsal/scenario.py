@@ -17,18 +17,22 @@ from tools.rehearsal.github_api import GitHubStandIn
 from tools.rehearsal.world import BUCKET, NAME, OWNER, REPOSITORY, S3, World
 
 REMOTE_PREFIX = "greenlight"  # the team remote is s3://greenlight-team/greenlight
-# The jobs that are not rehearsed by default: the whole lint and test suites, which `make test`
-# runs anyway, would take most of the time budget on two cores. REHEARSE_ALL_JOBS=1 keeps them.
+# The jobs cut from the rehearsed copy of a workflow (every other line unchanged): pr.yml's lint
+# and test suites, which `make test` runs anyway and which would take most of the time budget on
+# two cores (REHEARSE_ALL_JOBS=1 keeps them), and main.yml's call of deploy.yml, whose image build
+# and rollout wait for the container target (issue 11).
+CUT_JOBS = {"pr.yml": {"lint", "test"}, "main.yml": {"deploy"}}
 SLOW_JOBS = {"lint", "test"}
 STAGE_LINE = re.compile(
     r"(Running stage '(?P<ran>[\w-]+)')"
     r"|(Stage '(?P<same>[\w-]+)' didn't change, skipping)"
     r"|(Stage '(?P<cached>[\w-]+)' is cached - skipping run, checking out outputs)"
 )
-COMMENT_MARK = "greenlight report"
+COMMENT_MARK = "<!-- greenlight:pr-report -->"  # greenlight pr-comment's marker line
 # What a team sets in the repository's variables once its remote exists (main.yml's OIDC role).
 TEAM_VARIABLES = {
-    "DVC_REMOTE_ROLE": "arn:aws:iam::000000000000:role/greenlight-dvc",
+    "DVC_REMOTE_ROLE": "arn:aws:iam::000000000000:role/greenlight-dvc-write",
+    "DVC_REMOTE_READ_ROLE": "arn:aws:iam::000000000000:role/greenlight-dvc-read",
     "DVC_REMOTE_REGION": "us-east-1",
 }
 
@@ -120,7 +124,8 @@ class Scenario:
         path = self.world.repo / ".github" / "workflows" / name
         text = path.read_text()
         jobs = set(yaml.safe_load(text)["jobs"])
-        cut = set() if self.all_jobs else jobs & SLOW_JOBS
+        cut = CUT_JOBS.get(name, set()) - (SLOW_JOBS if self.all_jobs else set())
+        cut &= jobs
         if not cut:
             return path
         trimmed = self.world.work / "workflows" / name
@@ -408,8 +413,29 @@ class Scenario:
         check(code == 0, f"make setup failed: {text.strip()[-600:]}")
         current.facts.append("make setup in the developer's clone (its own .venv)")
 
+    def day_one_main(self, current: Step) -> None:
+        """A fresh copy pushed to main, nothing configured: green, with a notice of what to set."""
+        self.world.git("checkout", "-q", "main")
+        self.world.push("main:refs/heads/main")
+        run = self.act(current, "main.yml", "push", self.push_event("0" * 40, self.world.sha()))
+        self.figures["main.yml (day one, nothing configured)"] = f"{run.seconds:.0f} s"
+        check(
+            run.result("run-cache") == "success",
+            f"run-cache ended {run.result('run-cache')} "
+            f"(failed steps {run.failed_steps('run-cache')}, log {run.log})",
+        )
+        summary = run.summaries.get("run-cache", "")
+        check("remote" in summary, f"no notice about the team remote in the summary: {summary!r}")
+        current.facts.append(f"run-cache's summary: {summary.strip().splitlines()[0][:200]}")
+        check(not stage_outcomes(run.text("run-cache")), "a stage ran without a team remote")
+        check(not self.s3_keys(), "something was written to the (unconfigured) team remote")
+
     def run_all(self) -> bool:
         self.step("the developer's clone: make setup", self.developer_setup)
+        self.step("day one: main.yml on a fresh copy, nothing configured", self.day_one_main)
+        self.step(
+            "day one: drift.yml, scheduled, no log source configured", self.drift_unconfigured
+        )
         self.step(
             "the team configures its remote (make remote), committed to main", self.configure_remote
         )
@@ -421,5 +447,4 @@ class Scenario:
         self.step("pull request: a second push edits the same comment", self.second_push)
         self.step("pull request from a fork: no repro, gate red", self.fork_pull_request)
         self.step("merge: main pushes the outputs and the run-cache", self.merge)
-        self.step("drift, scheduled, no log source configured", self.drift_unconfigured)
         return all(step.ok for step in self.steps)

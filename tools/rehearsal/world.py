@@ -221,6 +221,14 @@ class World:
             "PAGER": "cat",
             # the runner's warm package cache (as a self-hosted runner keeps one; see docs)
             "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv"),
+            # ... used offline, with this machine's wheel folder: the workflows' CPU torch index
+            # (download.pytorch.org) is out of this machine's reach; its wheel is in the folder.
+            "UV_OFFLINE": "1",
+            **(
+                {"UV_FIND_LINKS": os.environ["PIP_FIND_LINKS"]}
+                if "PIP_FIND_LINKS" in os.environ
+                else {}
+            ),
             "REHEARSAL_ACTIONS": str(ACTIONS),
             "REHEARSAL_ARTIFACTS": str(self.work / "artifacts"),
             "REHEARSAL_AWS_ACCESS_KEY_ID": AWS_KEY,
