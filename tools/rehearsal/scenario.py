@@ -29,6 +29,8 @@ STAGE_LINE = re.compile(
     r"|(Stage '(?P<cached>[\w-]+)' is cached - skipping run, checking out outputs)"
 )
 COMMENT_MARK = "<!-- greenlight:pr-report -->"  # greenlight pr-comment's marker line
+# The developer's (and the deployment's) own credentials for the team remote.
+DEVELOPER_AWS = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal-secret"}
 # What a team sets in the repository's variables once its remote exists (main.yml's OIDC role).
 TEAM_VARIABLES = {
     "DVC_REMOTE_ROLE": "arn:aws:iam::000000000000:role/greenlight-dvc-write",
@@ -430,6 +432,65 @@ class Scenario:
         check(not stage_outcomes(run.text("run-cache")), "a stage ran without a team remote")
         check(not self.s3_keys(), "something was written to the (unconfigured) team remote")
 
+    def ship_traffic(self, current: Step, shifted: bool) -> None:
+        """The deployment's part, played in the developer's clone: the model main holds, an
+        hour of traffic logged, `make ship-logs` to the team remote."""
+        self.world.git("checkout", "-q", "main")
+        code, text = self.world.make("drift-inputs", env=DEVELOPER_AWS)
+        check(code == 0, f"make drift-inputs failed: {text[-400:]}")
+        argv = [".venv/bin/python", "-m", "tools.rehearsal.traffic"]
+        code, text = self.world.dev(*argv, *(["--shifted"] if shifted else []))
+        check(code == 0, f"traffic failed: {text[-400:]}")
+        current.facts.append(text.strip().splitlines()[-1])
+        code, text = self.world.make("ship-logs", env=DEVELOPER_AWS)
+        check(code == 0, f"make ship-logs failed: {text[-400:]}")
+        shipped = self.s3_keys("prediction-logs/")
+        check(shipped, "nothing under prediction-logs/ in the team remote after make ship-logs")
+        current.facts.append(f"make ship-logs: {', '.join(k.rsplit('/', 1)[1] for k in shipped)}")
+
+    def drift_run(self, current: Step, label: str) -> ActRun:
+        payload = {"inputs": {"source": "", "retrain": False}, "repository": _repository()}
+        payload |= {"ref": "refs/heads/main", "sender": {"login": "alice"}}
+        run = self.act(current, "drift.yml", "workflow_dispatch", payload)
+        self.figures[f"drift.yml ({label})"] = f"{run.seconds:.0f} s"
+        check(
+            run.result("detect") == "success",
+            f"detect ended {run.result('detect')} "
+            f"(failed steps {run.failed_steps('detect')}, log {run.log})",
+        )
+        verdict = [line for line in run.text("detect").splitlines() if "drift" in line.lower()]
+        current.facts.append(f"detect: {(verdict or ['-'])[-1].strip()[:200]}")
+        return run
+
+    def drift_normal(self, current: Step) -> None:
+        self.ship_traffic(current, shifted=False)
+        run = self.drift_run(current, "normal traffic")
+        check(run.result("issue") == "skipped", "the issue job ran on normal traffic")
+        check(not self.github.issues_labelled("drift"), "a drift issue was opened")
+
+    def drift_shifted(self, current: Step, again: bool) -> None:
+        self.ship_traffic(current, shifted=True)
+        before = {i["number"]: i["updated_at"] for i in self.github.issues_labelled("drift")}
+        since = time.time()
+        run = self.drift_run(current, "shifted traffic, again" if again else "shifted traffic")
+        check(
+            run.result("issue") == "success",
+            f"the issue job ended {run.result('issue')} (failed steps {run.failed_steps('issue')})",
+        )
+        issues = self.github.issues_labelled("drift")
+        check(len(issues) == 1, f"{len(issues)} drift issues, not one")
+        writes = [c for c in self.github.calls() if c.time >= since and c.method != "GET"]
+        current.facts.append(
+            f"drift issue #{issues[0]['number']}; calls: "
+            + ", ".join(f"{c.method} {c.path.split('/greenlight', 1)[-1]}" for c in writes)
+        )
+        if again:
+            check(issues[0]["number"] in before, "the second drifting run opened a new issue")
+            check(
+                not [c for c in writes if c.method == "POST" and c.path.endswith("/issues")],
+                "the second drifting run created an issue",
+            )
+
     def run_all(self) -> bool:
         self.step("the developer's clone: make setup", self.developer_setup)
         self.step("day one: main.yml on a fresh copy, nothing configured", self.day_one_main)
@@ -447,4 +508,12 @@ class Scenario:
         self.step("pull request: a second push edits the same comment", self.second_push)
         self.step("pull request from a fork: no repro, gate red", self.fork_pull_request)
         self.step("merge: main pushes the outputs and the run-cache", self.merge)
+        self.step("drift: normal traffic shipped, no drift", self.drift_normal)
+        self.step(
+            "drift: shifted traffic, one issue opened", lambda s: self.drift_shifted(s, again=False)
+        )
+        self.step(
+            "drift: shifted again, the same issue updated",
+            lambda s: self.drift_shifted(s, again=True),
+        )
         return all(step.ok for step in self.steps)

@@ -182,6 +182,14 @@ class World:
         code, text, _ = run_captured(argv, log, full, self.repo, timeout_s)
         return code, text
 
+    def dev(self, *argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+        """A developer's command in the scratch checkout, e.g. its .venv's Python."""
+        log = self.work / "logs" / f"dev-{Path(argv[-1]).name}.log"
+        code, text, _ = run_captured(
+            list(argv), log, {**self.git.env, **(env or {})}, self.repo, 600
+        )
+        return code, text
+
     def need_act(self) -> Act:
         if self.act is None:
             raise RuntimeError("act is not configured: start the services first")
