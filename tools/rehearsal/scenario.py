@@ -58,6 +58,15 @@ class Step:
     error: str = ""
 
 
+def first_words(summary: str) -> str:
+    """The first line of a job summary that says something (not a `> [!NOTE]` marker)."""
+    for line in summary.splitlines():
+        words = line.lstrip("> ").strip()
+        if words and not words.startswith("[!"):
+            return words[:220]
+    return ""
+
+
 def stage_outcomes(text: str) -> dict[str, str]:
     """Stage -> ran / unchanged / run-cache, from `dvc repro`'s output."""
     found: dict[str, str] = {}
@@ -407,7 +416,7 @@ class Scenario:
         check(run.result("issue") == "skipped", f"the issue job ran: {run.result('issue')}")
         summary = run.summaries.get("detect", "")
         check(summary.strip(), "the detect job wrote no job summary")
-        current.facts.append(f"detect's summary: {summary.strip().splitlines()[0][:160]}")
+        current.facts.append(f"detect's summary: {first_words(summary)}")
         check(not self.github.issues_labelled("drift"), "a drift issue was opened")
 
     def developer_setup(self, current: Step) -> None:
@@ -428,7 +437,7 @@ class Scenario:
         )
         summary = run.summaries.get("run-cache", "")
         check("remote" in summary, f"no notice about the team remote in the summary: {summary!r}")
-        current.facts.append(f"run-cache's summary: {summary.strip().splitlines()[0][:200]}")
+        current.facts.append(f"run-cache's summary: {first_words(summary)}")
         check(not stage_outcomes(run.text("run-cache")), "a stage ran without a team remote")
         check(not self.s3_keys(), "something was written to the (unconfigured) team remote")
 
