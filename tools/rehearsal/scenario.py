@@ -29,6 +29,9 @@ STAGE_LINE = re.compile(
     r"|(Stage '(?P<cached>[\w-]+)' is cached - skipping run, checking out outputs)"
 )
 COMMENT_MARK = "<!-- greenlight:pr-report -->"  # greenlight pr-comment's marker line
+# The pull request's change, on its branch.
+BRANCH = "tune-logreg-c"
+PARAM_BEFORE, PARAM_AFTER = "logreg: {C: 1.0,", "logreg: {C: 2.0,"
 # The developer's (and the deployment's) own credentials for the team remote.
 DEVELOPER_AWS = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal-secret"}
 # What a team sets in the repository's variables once its remote exists (main.yml's OIDC role).
@@ -339,17 +342,22 @@ class Scenario:
         return run
 
     def open_train_change(self, current: Step) -> None:
+        """A pull request that changes only a train param: logreg's C, while the model is hgb.
+        train re-runs (its params changed) and writes the same bytes, so validate and featurize
+        and every stage after train come from the team remote; a change that moves the model
+        would also re-run evaluate, fairness, explain and card (about three more minutes here)."""
+
         def edit(repo: Path) -> None:
             params = repo / "params.yaml"
             text = params.read_text()
-            check("known_answers: 20" in text, "params.yaml has no train.known_answers: 20")
-            params.write_text(text.replace("known_answers: 20", "known_answers: 24", 1))
+            check(PARAM_BEFORE in text, f"params.yaml has no '{PARAM_BEFORE}'")
+            params.write_text(text.replace(PARAM_BEFORE, PARAM_AFTER, 1))
 
         start = time.monotonic()
-        self.author_change("tune-known-answers", edit, "train: 24 known answers")
+        self.author_change(BRANCH, edit, "train: logreg C=2.0")
         current.facts.append(f"author's make pr-repro and commit: {time.monotonic() - start:.0f} s")
-        self.pr = self.github.add_pull_request("train: 24 known answers", "tune-known-answers")
-        run = self.pull_request(current, self.pr, "tune-known-answers", "opened")
+        self.pr = self.github.add_pull_request("train: logreg C=2.0", BRANCH)
+        run = self.pull_request(current, self.pr, BRANCH, "opened")
         outcomes = stage_outcomes(run.text("repro"))
         for stage in ("validate", "featurize"):
             check(
@@ -361,13 +369,13 @@ class Scenario:
     def second_push(self, current: Step) -> None:
         check(self.pr, "no pull request was opened")
         git = self.world.git
-        git("checkout", "-q", "tune-known-answers")
+        git("checkout", "-q", BRANCH)
         readme = self.world.repo / "README.md"
         readme.write_text(readme.read_text() + "\n<!-- a second push -->\n")
         git("commit", "-q", "-am", "README: a second push")
         before = self.github.comments_on(self.pr)
         since = time.time()
-        self.pull_request(current, self.pr, "tune-known-answers", "synchronize")
+        self.pull_request(current, self.pr, BRANCH, "synchronize")
         after = self.github.comments_on(self.pr)
         calls = self.pr_comment_calls(self.pr, since)
         check(calls["created"] == 0, f"the second push created {calls['created']} comments")
@@ -379,8 +387,8 @@ class Scenario:
         git = self.world.git
         git("checkout", "-q", "-B", "fork-change", "main")
         params = self.world.repo / "params.yaml"
-        params.write_text(params.read_text().replace("known_answers: 20", "known_answers: 30", 1))
-        git("commit", "-q", "-am", "train: 30 known answers (from a fork)")
+        params.write_text(params.read_text().replace(PARAM_BEFORE, "logreg: {C: 3.0,", 1))
+        git("commit", "-q", "-am", "train: logreg C=3.0 (from a fork)")
         number = self.github.add_pull_request("a fork's change", "mallory:fork-change")
         self.checkout_merge(number, "fork-change")
         payload = self.pull_request_event(number, "opened", "fork-change", fork=True)
@@ -400,7 +408,7 @@ class Scenario:
         check(self.pr, "no pull request was opened")
         git = self.world.git
         git("checkout", "-q", "main")
-        git("merge", "-q", "--no-ff", "-m", f"Merge pull request #{self.pr}", "tune-known-answers")
+        git("merge", "-q", "--no-ff", "-m", f"Merge pull request #{self.pr}", BRANCH)
         self.push_main(current, "merge")
 
     def drift_unconfigured(self, current: Step) -> None:
