@@ -315,6 +315,9 @@ REHEARSAL_STAMP := $(REHEARSAL_VENV)/.installed-$(shell cksum < tools/rehearsal/
 rehearse: setup $(REHEARSAL_STAMP) ## Run the real .github/workflows with act on this machine (local origin, S3, GitHub API) -> reports/rehearsal.md
 	$(REHEARSAL_VENV)/bin/python -m tools.rehearsal
 
+.PHONY: rehearse-tools
+rehearse-tools: $(REHEARSAL_STAMP) ## Install act and moto (pinned) into .tools/rehearsal; then tests/rehearsal/ runs its act test too
+
 $(REHEARSAL_STAMP): tools/rehearsal/requirements.txt | setup
 	@test -x $(REHEARSAL_VENV)/bin/python || $(PYTHON) -m venv $(REHEARSAL_VENV)
 	$(UV) pip install --quiet --python $(REHEARSAL_VENV)/bin/python --no-deps $(FIND_LINKS) -r tools/rehearsal/requirements.txt
