@@ -253,8 +253,8 @@ deploy-down: setup ## Stop the local target: both services and HAProxy
 	$(BIN)/greenlight deploy down
 
 .PHONY: deploy-check-ref
-deploy-check-ref: setup ## CI: REF must be a commit on origin/main; writes sha=<full sha> to $GITHUB_OUTPUT
-	$(BIN)/greenlight ci check-ref "$${REF:-HEAD}" --branch origin/main
+deploy-check-ref: setup ## CI: REF must be a commit on origin/main, the run's GITHUB_REF main; writes sha=<full sha> to $GITHUB_OUTPUT
+	$(BIN)/greenlight ci check-ref "$${REF:-HEAD}" --branch origin/main --workflow-ref "$${GITHUB_REF:-refs/heads/main}"
 
 .PHONY: deploy-check-image
 deploy-check-image: setup ## CI, rollback: IMAGE must be <this repo's image>@sha256:<digest>; writes image= to $GITHUB_OUTPUT

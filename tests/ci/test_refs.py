@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from greenlight.ci.refs import ImageError, RefError, check_image, check_ref
+from greenlight.ci.refs import ImageError, RefError, check_image, check_ref, check_workflow_ref
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -82,6 +82,19 @@ def test_the_command_writes_the_full_sha_or_exits_1(repo: dict[str, str], tmp_pa
     done = run("feature")
     assert done.returncode == 1 and "refused: feature" in done.stderr
     assert output.read_text() == f"sha={repo['a']}\n"
+
+
+def test_a_run_of_deploy_yml_from_another_branch_is_refused(repo: dict[str, str], tmp_path) -> None:
+    """A dispatch runs the chosen branch's copy of deploy.yml: only main's may deploy."""
+    with pytest.raises(RefError, match="comes from refs/heads/feature, not refs/heads/main"):
+        check_workflow_ref("refs/heads/feature")
+    check_workflow_ref("refs/heads/main")
+    command = [sys.executable, "-m", "greenlight", "ci", "check-ref", repo["a"]]
+    done = subprocess.run(
+        [*command, "--workflow-ref", "refs/pull/1/merge"],
+        cwd=repo["dir"], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and "not refs/heads/main" in done.stderr
 
 
 def test_a_rollback_digest_of_this_image_is_accepted() -> None:

@@ -132,6 +132,12 @@ def test_no_pull_request_step_pushes_to_a_dvc_remote(target: str) -> None:
     assert "dvc push" not in done.stdout and "dvc exp push" not in done.stdout, target
 
 
+def test_the_pull_request_repro_says_when_no_team_remote_is_configured_then_recomputes() -> None:
+    recipe = make("-n", "pr-repro").stdout
+    notice = recipe.index("greenlight ci config --need team_remote")
+    assert notice < recipe.index("dvc repro --pull")
+
+
 # --- main.yml --------------------------------------------------------------------------------
 
 MAIN = load("main.yml")

@@ -55,12 +55,17 @@ def pr_comment(
 def check_ref(
     ref: Annotated[str, typer.Argument(help="The commit (or ref) to deploy.")],
     branch: Annotated[str, typer.Option(help="It must be on this branch.")] = "origin/main",
+    workflow_ref: Annotated[
+        str | None, typer.Option(help="The run's own ref (GITHUB_REF): must be refs/heads/main.")
+    ] = None,
     github_output: OutputOption = None,
 ) -> None:
     """Exit 1 unless REF is a commit on the deploy branch; write sha=<full sha> to GITHUB_OUTPUT."""
-    from greenlight.ci.refs import RefError, check_ref  # noqa: PLC0415
+    from greenlight.ci.refs import RefError, check_ref, check_workflow_ref  # noqa: PLC0415
 
     try:
+        if workflow_ref is not None:
+            check_workflow_ref(workflow_ref)
         sha = check_ref(ref, branch)
     except RefError as error:
         typer.echo(f"refused: {error}", err=True)

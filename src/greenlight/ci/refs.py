@@ -37,6 +37,16 @@ def check_ref(ref: str, branch: str = "origin/main", repo: Path = Path()) -> str
     return sha
 
 
+def check_workflow_ref(workflow_ref: str, expected: str = "refs/heads/main") -> None:
+    """The deploy workflow itself must run from main: a dispatch from another branch runs that
+    branch's copy of deploy.yml, which nobody reviewed."""
+    if workflow_ref != expected:
+        raise RefError(
+            f"this run's workflow comes from {workflow_ref or 'an unknown ref'}, not {expected}: "
+            f"dispatch deploy from {expected.removeprefix('refs/heads/')}"
+        )
+
+
 def resolve(ref: str, repo: Path) -> str:
     if not ref or ref.startswith("-"):
         raise RefError(f"{ref!r} is not a git ref")

@@ -6,7 +6,7 @@ branch in each), the params that changed, fairness per sensitive attribute, expl
 cost, provenance.
 
 The comment links no image: its charts are Mermaid blocks GitHub draws itself, and the PNGs stay
-in the workflow's artifacts (CML uploads every linked local image to a third-party host). It
+in the workflow's artifacts (a linked local image would have to be uploaded somewhere). It
 stays under GitHub's comment limit: the long optional parts are dropped, and named, when it
 would not."""
 
@@ -38,7 +38,7 @@ TREND_LABELS = {"worse": "**worse**", "unchanged": ""}
 PARAM_WIDTH = 60  # longer values (prose for the model card) are cut in the table
 
 
-# GitHub refuses a comment above 65,536 characters; CML adds its watermark, so keep a margin.
+# GitHub refuses a comment above 65,536 characters; pr-comment adds its marker line: a margin.
 MAX_COMMENT_CHARS = 60_000
 
 

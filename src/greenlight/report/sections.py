@@ -95,7 +95,7 @@ def cost_section(inputs: ReportInputs) -> str:
 
 
 def artifacts_section(figures: Sequence[str]) -> str:
-    """PNGs are not linked (CML would upload linked images to a third-party host): they are kept
+    """PNGs are not linked (a comment can only show images hosted somewhere): they are kept
     as a workflow artifact, named here."""
     if not figures:
         return ""

@@ -21,7 +21,7 @@ from greenlight.files import read_json
 from greenlight.report.render import Side
 
 # The PNG renderings under reports/, in reading order: kept as a workflow artifact, never linked
-# from the comment (an image link makes CML upload the file to a third-party host).
+# from the comment (an image link would need the file hosted somewhere outside GitHub).
 FIGURE_FOLDERS = ("figures", "fairness", "explain")
 FIGURE_ORDER = ("roc", "precision_recall", "calibration", "confusion", "importance")
 REQUIRED = {"metrics": "metrics.json", "fairness": "fairness.json"}
