@@ -124,8 +124,8 @@ class Scenario:
         print(f"==> {name}", flush=True)
         try:
             body(current)
-        except StepFailed as failure:
-            current.ok, current.error = False, str(failure)
+        except (StepFailed, RuntimeError, OSError) as failure:  # a failed step; the rest go on
+            current.ok, current.error = False, f"{type(failure).__name__}: {failure}"
         current.seconds = time.monotonic() - start
         mark = "ok" if current.ok else f"FAILED: {current.error}"
         print(f"    {current.seconds:6.1f} s  {mark}", flush=True)
@@ -296,11 +296,8 @@ class Scenario:
         git = self.world.git
         git("checkout", "-q", "-B", branch, "main")
         edit(self.world.repo)
-        aws = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal-secret"}
-        result = self.world.make("pr-repro", env=aws)
-        check(
-            result.returncode == 0, f"make pr-repro (the author's) failed: {result.stderr[-600:]}"
-        )
+        code, text = self.world.make("pr-repro", env=DEVELOPER_AWS)
+        check(code == 0, f"make pr-repro (the author's) failed: {text[-600:]}")
         git("add", "-A")
         git("commit", "-q", "-m", message)
 
