@@ -19,6 +19,8 @@ NOT_REHEARSED = [
     "OIDC: configure-aws-credentials' stand-in hands out the local store's keys, no token exchange",
     "`concurrency:` groups and cancellation (act ignores them)",
     "GitHub-hosted runner images: every job runs on this machine (host mode), with its Python",
+    "the deployment's shipping of prediction logs: played in the developer's clone "
+    "(tools/rehearsal/traffic.py, then `make ship-logs`), as the deployment leg is not there",
 ]
 
 

@@ -476,6 +476,14 @@ class Scenario:
         current.facts.append(f"detect: {(verdict or ['-'])[-1].strip()[:200]}")
         return run
 
+    def drift_nothing_shipped(self, current: Step) -> None:
+        """The team remote exists (so drift.source does), but no deployment has shipped a log."""
+        check(not self.s3_keys("prediction-logs/"), "prediction logs are already shipped")
+        run = self.drift_run(current, "team remote, no log shipped yet")
+        summary = first_words(run.summaries.get("detect", ""))
+        current.facts.append(f"detect's summary: {summary or '(none)'}")
+        check(run.result("issue") == "skipped", "the issue job ran without a log")
+
     def drift_normal(self, current: Step) -> None:
         self.ship_traffic(current, shifted=False)
         run = self.drift_run(current, "normal traffic")
@@ -522,6 +530,10 @@ class Scenario:
         self.step("pull request: a second push edits the same comment", self.second_push)
         self.step("pull request from a fork: no repro, gate red", self.fork_pull_request)
         self.step("merge: main pushes the outputs and the run-cache", self.merge)
+        self.step(
+            "drift: team remote, no log shipped yet (no red X, a notice)",
+            self.drift_nothing_shipped,
+        )
         self.step("drift: normal traffic shipped, no drift", self.drift_normal)
         self.step(
             "drift: shifted traffic, one issue opened", lambda s: self.drift_shifted(s, again=False)
