@@ -514,7 +514,7 @@ class Scenario:
             f"detect ended {run.result('detect')} "
             f"(failed steps {run.failed_steps('detect')}, log {run.log})",
         )
-        verdict = [line for line in run.text("detect").splitlines() if "drift" in line.lower()]
+        verdict = [line for line in run.text("detect").splitlines() if "features drifted" in line]
         current.facts.append(f"detect: {(verdict or ['-'])[-1].strip()[:200]}")
         return run
 
