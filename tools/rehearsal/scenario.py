@@ -109,6 +109,7 @@ class Scenario:
     variables: dict[str, str] = field(default_factory=dict)  # repository variables set
     notes: list[str] = field(default_factory=list)
     pr: int = 0  # the same-repository pull request, once opened
+    drift_inputs_pulled: bool = False
 
     # plumbing
     @property
@@ -492,8 +493,10 @@ class Scenario:
         """The deployment's part, played in the developer's clone: the model main holds, an
         hour of traffic logged, `make ship-logs` to the team remote."""
         self.world.git("checkout", "-q", "main")
-        code, text = self.world.make("drift-inputs", env=DEVELOPER_AWS)
-        check(code == 0, f"make drift-inputs failed: {text[-400:]}")
+        if not self.drift_inputs_pulled:  # the model main holds and its test split, once
+            code, text = self.world.make("drift-inputs", env=DEVELOPER_AWS)
+            check(code == 0, f"make drift-inputs failed: {text[-400:]}")
+            self.drift_inputs_pulled = True
         argv = [".venv/bin/python", "-m", "tools.rehearsal.traffic"]
         code, text = self.world.dev(*argv, *(["--shifted"] if shifted else []))
         check(code == 0, f"traffic failed: {text[-400:]}")
