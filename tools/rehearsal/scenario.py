@@ -549,7 +549,7 @@ class Scenario:
         writes = [c for c in self.github.calls() if c.time >= since and c.method != "GET"]
         current.facts.append(
             f"drift issue #{issues[0]['number']}; calls: "
-            + ", ".join(f"{c.method} {c.path.split('/greenlight', 1)[-1]}" for c in writes)
+            + ", ".join(f"{c.method} {c.path.removeprefix(f'/repos/{REPOSITORY}')}" for c in writes)
         )
         if again:
             check(issues[0]["number"] in before, "the second drifting run opened a new issue")
