@@ -68,6 +68,7 @@ def test_act_json_log_gives_results_summaries_and_output(tmp_path: Path) -> None
 
 def test_stage_lines_of_dvc() -> None:
     text = (
+        "Pulling data for stage: 'explain'\n"
         "Stage 'validate' didn't change, skipping\n"
         "Stage 'featurize' is cached - skipping run, checking out outputs\n"
         "Running stage 'train':\n"
@@ -76,6 +77,7 @@ def test_stage_lines_of_dvc() -> None:
         "validate": "unchanged (outputs pulled)",
         "featurize": "run-cache",
         "train": "ran",
+        "explain": "pulled from the remote",
     }
 
 
