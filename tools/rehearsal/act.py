@@ -41,7 +41,8 @@ class ActRun:
         return "".join(self.output.get(job, []))
 
     def failed_steps(self, job: str) -> list[str]:
-        return [s["step"] for s in self.steps if s["job"] == job and s["result"] == "failure"]
+        failed = [s["step"] for s in self.steps if s["job"] == job and s["result"] == "failure"]
+        return list(dict.fromkeys(failed))
 
 
 def parse_log(run: ActRun, text: str) -> None:
