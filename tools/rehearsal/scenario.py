@@ -30,6 +30,13 @@ STAGE_LINE = re.compile(
     r"|(Stage '(?P<cached>[\w-]+)' is cached - skipping run, checking out outputs)"
 )
 COMMENT_MARK = "<!-- greenlight:pr-report -->"  # greenlight pr-comment's marker line
+# Found by the rehearsal, reported, not fixed yet: the step runs and is reported; it does not fail
+# `make rehearse` while its reason is here. Remove the reason once the step passes.
+KNOWN_NO_LOG_YET = (
+    "with a team remote, drift.source remote://team/prediction-logs counts as configured "
+    "(greenlight ci config), so before any deployment shipped a log, drift-fetch fails and "
+    "drift.yml is red every day"
+)
 # The pull request's change, on its branch.
 BRANCH = "tune-logreg-c"
 PARAM_BEFORE, PARAM_AFTER = "logreg: {C: 1.0,", "logreg: {C: 2.0,"
@@ -62,6 +69,12 @@ class Step:
     facts: list[str] = field(default_factory=list)
     runs: list[ActRun] = field(default_factory=list)
     error: str = ""
+    known: str = ""  # a failure found by the rehearsal and reported, not yet fixed: why
+
+    @property
+    def counts(self) -> bool:
+        """Whether it fails the rehearsal: a known failure is reported but does not."""
+        return self.ok or bool(self.known)
 
 
 def first_words(summary: str) -> str:
@@ -124,8 +137,8 @@ class Scenario:
             raise RuntimeError("the S3 store is not running")
         return self.world.s3
 
-    def step(self, name: str, body: Callable[[Step], None]) -> Step:
-        current = Step(name)
+    def step(self, name: str, body: Callable[[Step], None], known: str = "") -> Step:
+        current = Step(name, known=known)
         self.steps.append(current)
         start = time.monotonic()
         print(f"==> {name}", flush=True)
@@ -135,6 +148,8 @@ class Scenario:
             current.ok, current.error = False, f"{type(failure).__name__}: {failure}"
         current.seconds = time.monotonic() - start
         mark = "ok" if current.ok else f"FAILED: {current.error}"
+        if current.known:
+            mark += f" (known: {current.known})" if not current.ok else " (known failure fixed?)"
         print(f"    {current.seconds:6.1f} s  {mark}", flush=True)
         for fact in current.facts:
             print(f"      - {fact}", flush=True)
@@ -593,4 +608,4 @@ class Scenario:
             "drift: shifted again, the same issue updated",
             lambda s: self.drift_shifted(s, again=True),
         )
-        return all(step.ok for step in self.steps)
+        return all(step.counts for step in self.steps)
