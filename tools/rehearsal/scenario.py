@@ -599,6 +599,7 @@ class Scenario:
         self.step(
             "drift: team remote, no log shipped yet (no red X, a notice)",
             self.drift_nothing_shipped,
+            known=KNOWN_NO_LOG_YET,
         )
         self.step("drift: normal traffic shipped, no drift", self.drift_normal)
         self.step(
