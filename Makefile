@@ -309,6 +309,24 @@ bench-explain: pull ## One record explained vs predicted in-process, shap's impo
 bench-pipeline: pull ## Time the full pipeline, a no-op repro and `dvc version`
 	$(BIN)/python -m greenlight.devtools.bench_pipeline
 
+##@ Rehearsal
+# act and moto live in their own virtualenv (.tools/rehearsal), pinned in
+# tools/rehearsal/requirements.txt: nothing of them reaches .venv, the lock or the image.
+REHEARSAL_VENV := .tools/rehearsal
+REHEARSAL_STAMP := $(REHEARSAL_VENV)/.installed-$(shell cksum < tools/rehearsal/requirements.txt | cut -d' ' -f1)
+
+.PHONY: rehearse
+rehearse: setup $(REHEARSAL_STAMP) ## Run the real .github/workflows with act on this machine (local origin, S3, GitHub API) -> reports/rehearsal.md
+	$(REHEARSAL_VENV)/bin/python -m tools.rehearsal
+
+.PHONY: rehearse-tools
+rehearse-tools: $(REHEARSAL_STAMP) ## Install act and moto (pinned) into .tools/rehearsal; then tests/rehearsal/ runs its act test too
+
+$(REHEARSAL_STAMP): tools/rehearsal/requirements.txt | setup
+	@test -x $(REHEARSAL_VENV)/bin/python || $(PYTHON) -m venv $(REHEARSAL_VENV)
+	$(UV) pip install --quiet --python $(REHEARSAL_VENV)/bin/python --no-deps $(FIND_LINKS) -r tools/rehearsal/requirements.txt
+	@rm -f $(REHEARSAL_VENV)/.installed-* && touch $@
+
 ##@ Housekeeping
 .PHONY: clean
 clean: ## Remove the DVC-cached pipeline outputs (committed metrics and card, the DVC cache and .venv stay)

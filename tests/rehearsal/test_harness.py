@@ -1,0 +1,103 @@
+"""The rehearsal's own pieces that need no act: the workflow cut, the parsing of act's JSON log
+and of dvc's stage lines, and stopping a process tree whose members left its session."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from tools.rehearsal.act import ActRun, parse_log, pinned_actions, without_jobs
+from tools.rehearsal.procs import descendants, stop_tree
+from tools.rehearsal.scenario import stage_outcomes
+
+ROOT = Path(__file__).resolve().parents[2]
+PR = ROOT / ".github" / "workflows" / "pr.yml"
+
+
+def test_cutting_jobs_keeps_every_other_line_and_job() -> None:
+    text = PR.read_text()
+    cut = without_jobs(text, {"lint", "test"})
+    jobs = yaml.safe_load(cut)["jobs"]
+    assert "lint" not in jobs and "test" not in jobs
+    assert set(jobs) == set(yaml.safe_load(text)["jobs"]) - {"lint", "test"}
+    assert set(cut.splitlines()) <= set(text.splitlines())
+
+
+def test_cutting_refuses_a_cut_that_did_not_do_what_was_asked() -> None:
+    text = "on: push\njobs:\n  a:\n    runs-on: x\n  b:\n    runs-on: y\n"
+    assert yaml.safe_load(without_jobs(text, {"a"}))["jobs"] == {"b": {"runs-on": "y"}}
+    indented = text.replace("\n  ", "\n    ")  # jobs four spaces in: no header is found
+    with pytest.raises(ValueError, match="changed the other jobs"):
+        without_jobs(indented, {"a"})
+
+
+def test_every_pinned_action_is_a_full_sha() -> None:
+    pinned = pinned_actions(sorted((ROOT / ".github" / "workflows").glob("*.yml")))
+    assert "actions/checkout" in pinned
+    assert all(len(sha) == 40 for shas in pinned.values() for sha in shas)
+
+
+def test_act_json_log_gives_results_summaries_and_output(tmp_path: Path) -> None:
+    lines = [
+        {"jobID": "repro", "time": "2026-01-01T00:00:00Z", "msg": "⭐ Run Set up job"},
+        {"jobID": "repro", "raw_output": True, "msg": "Running stage 'train':\n"},
+        {
+            "jobID": "repro",
+            "stage": "Main",
+            "step": "make gate",
+            "stepResult": "failure",
+            "executionTime": 2_500_000_000,
+        },
+        {"jobID": "repro", "command": "summary", "content": "# report\n"},
+        {"jobID": "repro", "jobResult": "failure", "time": "2026-01-01T00:01:40Z"},
+    ]
+    text = "\n".join(json.dumps(line) for line in lines) + "\nError: Job 'repro' failed\n"
+    run = ActRun("pr.yml", "pull_request", 1, 1, 100.0, tmp_path / "log")
+    parse_log(run, text)
+    assert run.result("repro") == "failure"
+    assert run.result("comment") == "skipped"
+    assert run.failed_steps("repro") == ["make gate"]
+    assert run.summaries["repro"] == "# report\n"
+    assert stage_outcomes(run.text("repro")) == {"train": "ran"}
+
+
+def test_stage_lines_of_dvc() -> None:
+    text = (
+        "Pulling data for stage: 'explain'\n"
+        "Stage 'validate' didn't change, skipping\n"
+        "Stage 'featurize' is cached - skipping run, checking out outputs\n"
+        "Running stage 'train':\n"
+    )
+    assert stage_outcomes(text) == {
+        "validate": "unchanged (outputs pulled)",
+        "featurize": "run-cache",
+        "train": "ran",
+        "explain": "pulled from the remote",
+    }
+
+
+def test_stop_tree_ends_descendants_that_left_the_session() -> None:
+    script = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+        " start_new_session=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not descendants(parent.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    children = descendants(parent.pid)
+    assert children, "the child did not start"
+    stop_tree(parent)
+    assert parent.poll() is not None
+    for pid in children:
+        assert (
+            not Path(f"/proc/{pid}").exists()
+            or "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        )
