@@ -84,6 +84,7 @@ def drift_fetch(
         str | None, typer.Option(help="dvc get-url URL (default: drift.source).")
     ] = None,
     log: LogOption = None,
+    *,
     missing_ok: Annotated[
         bool, typer.Option(help="CI: a source that holds no log yet is a notice, not an error.")
     ] = False,
