@@ -3,7 +3,8 @@
 # (vfs storage, no iptables, no bridge: containers use --network host or none), an OCI registry
 # on 127.0.0.1, and a local Debian bookworm base image with Python 3.11 (no registry to pull
 # python:3.11-slim from). `start` starts what is not running, `stop` stops what it started, by PID.
-# Tests find them by GREENLIGHT_DOCKER_HOST (default below) and skip, with a reason, without them.
+# No test uses them yet: issue 11's image and container-target tests are to find the engine by
+# GREENLIGHT_DOCKER_HOST (default: the socket below) and skip, with a reason, when it is missing.
 set -euo pipefail
 
 STATE=/run/greenlight
@@ -13,7 +14,17 @@ REGISTRY_PID="$STATE/registry.pid"
 REGISTRY_ADDR=127.0.0.1:5000
 BASE_IMAGE=greenlight-base:bookworm
 
-docker_up() { DOCKER_HOST="$SOCKET" docker info >/dev/null 2>&1; }
+engine() { DOCKER_HOST="$SOCKET" docker "$@"; }
+docker_up() { engine info >/dev/null 2>&1; }
+registry_up() { curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1; }
+
+# wait_until TRIES CHECK: run CHECK every half second until it succeeds, at most TRIES times
+wait_until() {
+  local tries=$1
+  shift
+  for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.5; done
+  return 1
+}
 
 start_docker() {
   docker_up && return 0
@@ -21,13 +32,13 @@ start_docker() {
   dockerd --host "$SOCKET" --pidfile "$DOCKER_PID" --data-root /var/lib/greenlight-docker \
     --exec-root "$STATE/docker-exec" --storage-driver=vfs --iptables=false --bridge=none \
     >"$STATE/dockerd.log" 2>&1 &
-  for _ in $(seq 60); do docker_up && return 0; sleep 0.5; done
+  wait_until 60 docker_up && return 0
   echo "dockerd did not answer on $SOCKET: see $STATE/dockerd.log" >&2
   return 1
 }
 
 start_registry() {
-  curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1 && return 0
+  registry_up && return 0
   mkdir -p "$STATE" /var/lib/greenlight-registry
   cat >"$STATE/registry.yml" <<YAML
 version: 0.1
@@ -39,19 +50,21 @@ http:
 YAML
   docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 &
   echo $! >"$REGISTRY_PID"
-  for _ in $(seq 40); do curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1 && return 0; sleep 0.25; done
+  wait_until 20 registry_up && return 0
   echo "the registry did not answer on $REGISTRY_ADDR: see $STATE/registry.log" >&2
   return 1
 }
 
 base_image() {
-  DOCKER_HOST="$SOCKET" docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 && return 0
+  engine image inspect "$BASE_IMAGE" >/dev/null 2>&1 && return 0
   local tarball="$STATE/base.tar"
   mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certificates \
     bookworm "$tarball"
-  DOCKER_HOST="$SOCKET" docker import "$tarball" "$BASE_IMAGE" >/dev/null
+  engine import "$tarball" "$BASE_IMAGE" >/dev/null
   rm -f "$tarball"
 }
+
+not_running() { ! kill -0 "$1" 2>/dev/null; }
 
 stop_pidfile() {
   local pidfile=$1
@@ -60,8 +73,7 @@ stop_pidfile() {
   pid=$(cat "$pidfile")
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid"
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    wait_until 60 not_running "$pid" || kill -KILL "$pid"
   fi
   rm -f "$pidfile"
 }
@@ -69,7 +81,9 @@ stop_pidfile() {
 stop_all() {
   if docker_up; then
     # containers the tests left behind are a test's bug, but they must not outlive CI
-    DOCKER_HOST="$SOCKET" docker ps -q | xargs -r env DOCKER_HOST="$SOCKET" docker rm -f >/dev/null
+    local leftover
+    leftover=$(engine ps -q)
+    [ -z "$leftover" ] || { echo "removing containers left running: $leftover" >&2; engine rm -f $leftover >/dev/null; }
   fi
   stop_pidfile "$REGISTRY_PID"
   stop_pidfile "$DOCKER_PID"
