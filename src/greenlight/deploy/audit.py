@@ -62,10 +62,17 @@ class AuditLog:
 
     def record(self, step: str, result: Result, reason: str, **details: Any) -> AuditEntry:
         entry = AuditEntry(
-            time=self.clock(), actor=self.actor, target=self.target, version=self.version,
-            previous_version=self.previous_version, step=step, result=result, reason=reason,
-            run=self.run, details=details,
-        )  # fmt: skip
+            time=self.clock(),
+            actor=self.actor,
+            target=self.target,
+            version=self.version,
+            previous_version=self.previous_version,
+            step=step,
+            result=result,
+            reason=reason,
+            run=self.run,
+            details=details,
+        )
         self._append(entry)
         return entry
 

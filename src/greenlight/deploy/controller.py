@@ -79,9 +79,12 @@ class Controller:
     def _audit(self, release: Release, state: TargetState) -> AuditLog:
         previous = state.release(state.live)
         return AuditLog(
-            path=self.settings.audit_log, target=self.target.name, version=release.version,
-            previous_version=previous.version if previous else None, echo=self.echo,
-        )  # fmt: skip
+            path=self.settings.audit_log,
+            target=self.target.name,
+            version=release.version,
+            previous_version=previous.version if previous else None,
+            echo=self.echo,
+        )
 
 
 @dataclass

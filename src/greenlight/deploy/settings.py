@@ -44,9 +44,19 @@ class LocalSettings(_Strict):
     stop_grace_s: float = Field(15.0, gt=0)
     # The command that serves one color; {python} {bundle} {port} {prediction_log} are filled in.
     serve_command: tuple[str, ...] = (
-        "{python}", "-m", "greenlight", "serve", "--bundle", "{bundle}", "--host", "127.0.0.1",
-        "--port", "{port}", "--prediction-log", "{prediction_log}",
-    )  # fmt: skip
+        "{python}",
+        "-m",
+        "greenlight",
+        "serve",
+        "--bundle",
+        "{bundle}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--prediction-log",
+        "{prediction_log}",
+    )
 
 
 class KubernetesSettings(_Strict):

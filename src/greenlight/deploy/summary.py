@@ -23,21 +23,31 @@ def render_summary(entries: Sequence[AuditEntry]) -> str:
     run = latest_run(entries)
     if not run:
         return "## Deployment\n\nNo deployment has been recorded in the audit log.\n"
-    first, decision = run[0], _decision(run)
+    decision = _decision(run)
+    checks = [entry for entry in run if entry.step.split(":")[0] in {"ready", "smoke", "shadow"}]
+    sections = [
+        f"## Deployment: {decision}",
+        _facts(run[0], decision),
+        "### Smoke test",
+        _rows(checks) if checks else "No smoke test ran.",
+        "### Every step",
+        _rows(run),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def _facts(first: AuditEntry, decision: str) -> str:
+    """What the run deployed, over what, where and by whom (from its first entry)."""
+    previous = f"`{first.previous_version}`" if first.previous_version else "none"
     facts = [
         ["decision", decision],
         ["version", f"`{first.version}`"],
-        ["previous version", f"`{first.previous_version}`" if first.previous_version else "none"],
+        ["previous version", previous],
         ["target", first.target],
         ["actor", first.actor],
         ["started", first.time],
     ]
-    checks = [entry for entry in run if entry.step.split(":")[0] in {"ready", "smoke", "shadow"}]
-    return "\n".join([
-        f"## Deployment: {decision}", "", table(["", ""], facts), "",
-        "### Smoke test", "", _rows(checks) if checks else "No smoke test ran.", "",
-        "### Every step", "", _rows(run), "",
-    ])  # fmt: skip
+    return table(["", ""], facts)
 
 
 def _decision(run: Sequence[AuditEntry]) -> str:

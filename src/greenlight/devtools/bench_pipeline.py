@@ -60,9 +60,11 @@ def dvc_timings(repo: Path, repeats: int = 5) -> dict[str, float]:
     noop = statistics.median(timed([dvc, "repro"], repo) for _ in range(repeats))
     version = statistics.median(timed([dvc, "version"], repo) for _ in range(repeats))
     return {
-        "full_repro_s": round(full, 2), "noop_repro_s": round(noop, 3),
-        "dvc_version_s": round(version, 3), "noop_over_version": round(noop / version, 2),
-    }  # fmt: skip
+        "full_repro_s": round(full, 2),
+        "noop_repro_s": round(noop, 3),
+        "dvc_version_s": round(version, 3),
+        "noop_over_version": round(noop / version, 2),
+    }
 
 
 def model_quality(kind: str, workdir: Path) -> dict[str, Any]:
@@ -98,10 +100,15 @@ def _verdict(kind: str, metrics: dict, seconds: float, device: str) -> dict[str,
         "max_accuracy": LEAKAGE_ACCURACY,
     }
     return {
-        "accuracy": accuracy, "roc_auc": auc, "f1": metrics["f1"], "log_loss": metrics["log_loss"],
-        "train_seconds": seconds, "device": device, "targets": targets,
+        "accuracy": accuracy,
+        "roc_auc": auc,
+        "f1": metrics["f1"],
+        "log_loss": metrics["log_loss"],
+        "train_seconds": seconds,
+        "device": device,
+        "targets": targets,
         "meets_targets": min_accuracy <= accuracy <= LEAKAGE_ACCURACY and auc >= min_auc,
-    }  # fmt: skip
+    }
 
 
 def main() -> int:
@@ -112,8 +119,11 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as workdir:
             models[kind] = model_quality(kind, Path(workdir))
     timings["meets_targets"] = timings["full_repro_s"] < 120 and timings["noop_over_version"] <= 2
-    result = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-              "dvc": timings, "models": models}  # fmt: skip
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "dvc": timings,
+        "models": models,
+    }
     write_json(ROOT / "reports" / "bench_pipeline.json", result)
     print(result)
     return 0 if timings["meets_targets"] and all(m["meets_targets"] for m in models.values()) else 1

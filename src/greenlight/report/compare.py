@@ -71,10 +71,14 @@ def metric_rows(
     base = base or {}
     names = [*head, *(name for name in base if name not in head)]
     return [
-        MetricRow(name, _number(base.get(name)), _number(head.get(name)),
-                  direction(name, gate_min, gate_max))
+        MetricRow(
+            name,
+            _number(base.get(name)),
+            _number(head.get(name)),
+            direction(name, gate_min, gate_max),
+        )
         for name in names
-    ]  # fmt: skip
+    ]
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -68,9 +68,12 @@ def _nvidia_smi(*args: str) -> tuple[str | None, str | None]:
     driver at all (most laptops, CPU runners)."""
     try:
         done = subprocess.run(
-            ["nvidia-smi", *args], capture_output=True, text=True, check=True,
+            ["nvidia-smi", *args],
+            capture_output=True,
+            text=True,
+            check=True,
             timeout=NVIDIA_SMI_TIMEOUT_S,
-        )  # fmt: skip
+        )
     except FileNotFoundError:
         return None, None
     except subprocess.CalledProcessError as error:

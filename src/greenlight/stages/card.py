@@ -74,9 +74,11 @@ def render_card(
 def _details(record: dict[str, Any]) -> str:
     model, training = record["model"], record["training"]
     rows = [
-        ("model", model["kind"]), ("version", record["model_version"]),
-        ("trained on", training["device"]), ("validation ROC AUC", training["valid_roc_auc"]),
-    ]  # fmt: skip
+        ("model", model["kind"]),
+        ("version", record["model_version"]),
+        ("trained on", training["device"]),
+        ("validation ROC AUC", training["valid_roc_auc"]),
+    ]
     params = ", ".join(f"{key}={value}" for key, value in model["params"].items())
     return "## Model\n\n" + table(["", ""], rows) + f"\n\nHyper-parameters: {params}"
 

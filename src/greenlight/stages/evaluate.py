@@ -89,8 +89,10 @@ def permutation_importance(
     baseline = score(y, bundle.predict_proba(frame))
     result = {}
     for column in bundle.features:
-        drops = [baseline - score(y, bundle.predict_proba(_shuffled(frame, column, rng)))
-                 for _ in range(params.n_repeats)]  # fmt: skip
+        drops = [
+            baseline - score(y, bundle.predict_proba(_shuffled(frame, column, rng)))
+            for _ in range(params.n_repeats)
+        ]
         result[column] = {
             "mean": round(float(np.mean(drops)), 6),
             "std": round(float(np.std(drops)), 6),
@@ -99,9 +101,12 @@ def permutation_importance(
 
 
 def run(
-    params: Params, bundle_dir: Path = BUNDLE, split_dir: Path = SPLIT, reports: Path = REPORTS,
+    params: Params,
+    bundle_dir: Path = BUNDLE,
+    split_dir: Path = SPLIT,
+    reports: Path = REPORTS,
     predictions: Path = PREDICTIONS,
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, float]:
     bundle, test = load_bundle(bundle_dir), read_parquet(split_dir / "test.parquet")
     y, probability = target_vector(test, params.dataset), bundle.predict_proba(test)
     metrics = compute_metrics(y, probability, params.evaluate.threshold)

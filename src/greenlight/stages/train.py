@@ -89,9 +89,12 @@ def known_answers(bundle_dir: Path, split_dir: Path, count: int) -> list[dict[st
 
 
 def run(
-    params: Params, split_dir: Path = SPLIT, preprocessor_path: Path = PREPROCESSOR,
-    bundle_dir: Path = BUNDLE, record_path: Path = PROVENANCE,
-) -> dict[str, Any]:  # fmt: skip
+    params: Params,
+    split_dir: Path = SPLIT,
+    preprocessor_path: Path = PREPROCESSOR,
+    bundle_dir: Path = BUNDLE,
+    record_path: Path = PROVENANCE,
+) -> dict[str, Any]:
     matrices = encoded_splits(params, split_dir, load_skops(preprocessor_path))
     estimator, fitted = fit(params, matrices)
     manifest = base_manifest(params, estimator, fitted["valid_roc_auc"])

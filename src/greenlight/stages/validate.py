@@ -27,10 +27,16 @@ def read_raw(path: Path, file: FileSpec, spec: DatasetSpec) -> pd.DataFrame:
     """Every cell as text, indexed by its line number in the file (blank lines dropped)."""
     try:
         frame = pd.read_csv(
-            path, sep=spec.separator, header=0 if spec.header else None,
-            names=None if spec.header else list(spec.columns), skiprows=file.skip_rows,
-            dtype=str, keep_default_na=False, skip_blank_lines=False, skipinitialspace=True,
-        )  # fmt: skip
+            path,
+            sep=spec.separator,
+            header=0 if spec.header else None,
+            names=None if spec.header else list(spec.columns),
+            skiprows=file.skip_rows,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            skipinitialspace=True,
+        )
     except pd.errors.ParserError as error:
         raise DataValidationError(
             f"{path}: not a {spec.separator!r}-separated file: {error}"
@@ -70,11 +76,15 @@ def describe_failures(
     problems = []
     for (column, check_name), group in cases.groupby(["column", "check"], sort=True):
         examples = group.head(EXAMPLES_PER_CHECK).to_dict("records")
-        problems.append({
-            "file": source, "column": str(column), "check": _short(str(check_name)),
-            "count": len(group),
-            "examples": [_example(case, column in sensitive) for case in examples],
-        })  # fmt: skip
+        problems.append(
+            {
+                "file": source,
+                "column": str(column),
+                "check": _short(str(check_name)),
+                "count": len(group),
+                "examples": [_example(case, column in sensitive) for case in examples],
+            }
+        )
     return problems
 
 

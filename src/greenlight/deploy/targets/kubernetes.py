@@ -23,9 +23,13 @@ VERSION = "greenlight.dev/version"
 SOURCE = "greenlight.dev/image"
 STRATEGIC = "application/strategic-merge-patch+json"
 WAITING_FOREVER = {  # container states that will not fix themselves while we wait
-    "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName",
-    "CreateContainerConfigError", "CreateContainerError",
-}  # fmt: skip
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+}
 
 Connect = Callable[[str], httpx.Client]  # base path on the API server -> a client for it
 
