@@ -1,28 +1,27 @@
-"""The committed model's test-split figures stay inside the published bands for UCI Adult: the
-floor catches a broken model, the ceiling catches leakage (test data reaching the fit)."""
+"""The pipeline's code learns: run on the sample, its test-split model beats the majority-class
+baseline by a clear margin (a broken fit, shuffled labels or lost features fall below it) and is
+not near-perfect (test data reaching the fit would make it so). The full-data bands per model kind
+are the benchmark's (`make bench-pipeline`); the committed figures are the gate's (`make gate`)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
+from conftest import PipelineRun
+from greenlight.files import read_parquet
+from greenlight.paths import PREDICTIONS
 
-from greenlight.config import load_params
-
-ROOT = Path(__file__).resolve().parents[1]
-PARAMS = load_params(ROOT / "params.yaml")
-BANDS = {
-    "hgb": (0.870, 0.885, 0.925),
-    "logreg": (0.840, 0.885, 0.890),
-    "mlp": (0.850, 0.885, 0.900),
-}
+MARGIN = 0.04  # accuracy over always answering the majority class
+MIN_ROC_AUC = 0.85
+MAX_ACCURACY = 0.95  # UCI Adult tops out near 0.88: higher means leakage
 
 
-@pytest.mark.skipif(PARAMS.dataset.name != "adult", reason="bands are for the UCI Adult example")
-def test_committed_metrics_are_inside_the_published_bands() -> None:
-    metrics = json.loads((ROOT / "reports" / "metrics.json").read_text())
-    low, high, min_auc = BANDS[PARAMS.train.model]
-    assert low <= metrics["accuracy"] <= high, metrics
-    assert metrics["roc_auc"] >= min_auc, metrics
-    assert metrics["n_test"] == 16281  # the standard adult.test split, every record
+def test_the_sample_model_beats_the_majority_baseline_without_leakage(
+    pipeline_run: PipelineRun,
+) -> None:
+    metrics = json.loads((pipeline_run.reports / "metrics.json").read_text())
+    y_true = read_parquet(pipeline_run.workdir / PREDICTIONS)["y_true"]
+    majority = max(y_true.mean(), 1 - y_true.mean())
+    assert metrics["n_test"] == len(y_true) > 500
+    assert majority + MARGIN <= metrics["accuracy"] <= MAX_ACCURACY, (majority, metrics)
+    assert metrics["roc_auc"] >= MIN_ROC_AUC, metrics

@@ -12,6 +12,7 @@ import yaml
 from conftest import PipelineRun, working_directory
 from greenlight import provenance
 from greenlight.files import md5_file
+from greenlight.manifest import read_manifest
 from greenlight.stages import card
 
 
@@ -88,3 +89,22 @@ def test_the_data_pointer_comes_from_data_dvc_or_is_null_not_invented(tmp_path: 
     assert provenance.data_pointer(pointer) == {"path": None, "md5": None}
     pointer.write_text(yaml.safe_dump({"outs": [{"path": "data", "md5": "abc.dir"}]}))
     assert provenance.data_pointer(pointer) == {"path": "data", "md5": "abc.dir"}
+
+
+def test_each_attributes_fairness_verdict_follows_its_report(pipeline_run: PipelineRun) -> None:
+    """The verdict line says pass or FAIL as fairness.json says, attribute by attribute."""
+    reports = pipeline_run.reports
+    fairness = json.loads((reports / "fairness.json").read_text())
+    explanations = json.loads((reports / "explanations.json").read_text())
+    metrics = json.loads((reports / "metrics.json").read_text())
+    with working_directory(pipeline_run.workdir):
+        record = card.card_record(pipeline_run.params, read_manifest(pipeline_run.bundle), metrics)
+    first, *others = fairness
+    judged = {first: {**fairness[first], "passed": False}}
+    judged |= {name: {**fairness[name], "passed": True} for name in others}
+    text = card.render_card(pipeline_run.params, record, judged, explanations)
+    verdicts = [line for line in text.splitlines() if line.startswith("Within the thresholds")]
+    assert verdicts == [
+        "Within the thresholds: **FAIL**.",
+        *["Within the thresholds: pass."] * len(others),
+    ]
