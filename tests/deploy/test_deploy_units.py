@@ -202,6 +202,13 @@ def test_the_config_listens_on_loopback_and_enables_only_the_live_color(tmp_path
     assert "server green 127.0.0.1:1 disabled" in config
     assert "uid 65534" in config and f"stats socket {tmp_path / 'h.sock'} mode 600" in config
     assert "uid" not in render_config(layout, as_root=False)
+    # a slow client's body is buffered at the proxy: it never holds a service worker
+    assert "option http-buffer-request" in config.split("frontend")[0]
+
+
+def test_client_aborts_are_not_errors_of_the_service() -> None:
+    row = {"req_tot": "90", "hrsp_5xx": "0", "econ": "0", "eresp": "0", "cli_abrt": "7"}
+    assert traffic_from(row).errors == 0
 
 
 def test_router_counts_include_failed_connections() -> None:

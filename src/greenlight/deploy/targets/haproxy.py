@@ -12,6 +12,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from greenlight.deploy.targets.base import COLORS, Color, Traffic, other
 from greenlight.errors import GreenlightError
@@ -19,6 +20,7 @@ from greenlight.errors import GreenlightError
 BACKEND = "colors"
 UNUSED_PORT = 1  # a server with no service yet points here, and is in maintenance
 SOCKET_PATH_MAX = 100  # unix socket paths are limited to ~108 bytes
+RetireState = Literal["maint", "drain"]
 
 
 class ProxyError(GreenlightError):
@@ -34,6 +36,23 @@ class ProxyLayout:
     live: Color | None
 
 
+DEFAULTS = (
+    "defaults",
+    "  mode http",
+    "  timeout connect 2s",
+    "  timeout client 60s",
+    "  timeout server 60s",
+    "  timeout http-request 10s",
+    "  timeout http-keep-alive 60s",
+    "  # a reused idle server connection closed under us: resend (the request never arrived)",
+    "  retries 3",
+    "  retry-on conn-failure empty-response",
+    "  # a request reaches a service only once its whole body has arrived: a slow client",
+    "  # holds a proxy connection, never a worker (HAProxy answers 408 after http-request)",
+    "  option http-buffer-request",
+)
+
+
 def render_config(layout: ProxyLayout, as_root: bool) -> str:
     """The whole config: no reload ever re-reads it; it only seeds a (re)started HAProxy."""
     if not layout.socket.is_absolute():  # HAProxy would read it as an address
@@ -45,12 +64,7 @@ def render_config(layout: ProxyLayout, as_root: bool) -> str:
         "global",
         f"  stats socket {layout.socket} mode 600 level admin",
         f"  pidfile {layout.pidfile}", *drop,
-        "defaults",
-        "  mode http",
-        "  timeout connect 2s", "  timeout client 60s", "  timeout server 60s",
-        "  timeout http-request 10s", "  timeout http-keep-alive 60s",
-        "  # a reused idle server connection closed under us: resend (the request never arrived)",
-        "  retries 3", "  retry-on conn-failure empty-response",
+        *DEFAULTS,
         "frontend greenlight",
         f"  bind 127.0.0.1:{layout.listen_port}",
         f"  default_backend {BACKEND}",
@@ -90,14 +104,19 @@ class RuntimeApi:
         if self.stats()[color].get("addr") != f"127.0.0.1:{port}":
             raise ProxyError(f"HAProxy did not take port {port} for {color}")
 
-    def route(self, color: Color) -> None:
-        """Enable `color` first, then put the other in maintenance: never a moment with neither."""
+    def route(self, color: Color, retire: RetireState = "maint") -> None:
+        """Enable `color` first, then take the other out: never a moment with neither. `drain`
+        (weight 0: no new requests, those in flight finish) keeps the old server up for them;
+        `maint` takes it out of the backend (in-flight requests still finish)."""
         idle = other(color)
         server = f"set server {BACKEND}"
-        self.send(f"{server}/{color} state ready; {server}/{idle} state maint")
+        self.send(f"{server}/{color} state ready; {server}/{idle} state {retire}")
         states = {name: row["status"] for name, row in self.stats().items()}
-        if states[color] == "MAINT" or states[idle] != "MAINT":
+        if states[color] in {"MAINT", "DRAIN"} or states[idle] != retire.upper():
             raise ProxyError(f"HAProxy did not switch to {color}: server states {states}")
+
+    def set_state(self, color: Color, state: RetireState) -> None:
+        self.send(f"set server {BACKEND}/{color} state {state}")
 
     def stats(self) -> dict[Color, dict[str, str]]:
         """`show stat` rows of the two color servers, by color."""
@@ -117,7 +136,8 @@ class RuntimeApi:
 
 def traffic_from(row: dict[str, str]) -> Traffic:
     """Requests the server answered plus those that never reached it (failed connections);
-    errors: 5xx answers, failed connections and broken responses."""
+    errors: 5xx answers, failed connections and broken responses. A client that hangs up (HAProxy
+    logs 'CD', i.e. a 499) is in `cli_abrt`, never an error of the service."""
     count = {key: int(row.get(key) or 0) for key in ("req_tot", "hrsp_5xx", "econ", "eresp")}
     errors = count["hrsp_5xx"] + count["econ"] + count["eresp"]
     return Traffic(requests=count["req_tot"] + count["econ"], errors=errors)
