@@ -256,6 +256,14 @@ deploy-rollback: setup ## Bring the previous version back on the local target (t
 deploy-down: setup ## Stop the local target: both services and HAProxy
 	$(BIN)/greenlight deploy down
 
+.PHONY: deploy-docker-status
+deploy-docker-status: setup ## The docker target's live color and what the engine says each color runs
+	$(BIN)/greenlight deploy status --target docker
+
+.PHONY: deploy-docker-down
+deploy-docker-down: setup ## Stop the docker target: remove both containers and their log volumes, stop HAProxy
+	$(BIN)/greenlight deploy down --target docker
+
 .PHONY: deploy-check-ref
 deploy-check-ref: setup ## CI: REF must be a commit on origin/main, the run's GITHUB_REF main; writes sha=<full sha> to $GITHUB_OUTPUT
 	$(BIN)/greenlight ci check-ref "$${REF:-HEAD}" --branch origin/main --workflow-ref "$${GITHUB_REF:-refs/heads/main}"

@@ -35,6 +35,7 @@ app = typer.Typer(
 class TargetChoice(StrEnum):
     local = "local"
     kubernetes = "kubernetes"
+    docker = "docker"
 
 
 TargetOption = Annotated[TargetChoice, typer.Option("--target", help="Where to deploy.")]
@@ -55,7 +56,7 @@ def deploy(
     image: ImageOption = None,
     params: ParamsOption = DEFAULT_PARAMS,
 ) -> None:
-    """Deploy the bundle (local) or the image built from it (kubernetes) to the idle color."""
+    """Deploy the bundle (local) or the image built from it (kubernetes, docker) to the idle one."""
     if ctx.invoked_subcommand is not None:
         return
     from greenlight.deploy import runner  # noqa: PLC0415
@@ -69,10 +70,10 @@ def deploy(
 def _image_for(target: TargetChoice, image: str | None) -> str | None:
     from greenlight.deploy.controller import DeployError  # noqa: PLC0415
 
-    if target is TargetChoice.kubernetes and not image:
-        raise DeployError("--target kubernetes needs --image (the reference the build pushed)")
+    if target is not TargetChoice.local and not image:
+        raise DeployError(f"--target {target} needs --image (the reference the build pushed)")
     if target is TargetChoice.local and image:
-        raise DeployError("--image is for --target kubernetes; the local target runs --bundle")
+        raise DeployError("--image is for --target kubernetes|docker; local runs --bundle")
     return image
 
 
@@ -124,17 +125,34 @@ def summary(params: ParamsOption = DEFAULT_PARAMS) -> None:
 
 
 @app.command()
-def down(params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Stop the local target: both colors and HAProxy (releases stay recorded)."""
+def down(target: TargetOption = TargetChoice.local, params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Stop the local or docker target: both colors and HAProxy (releases stay recorded)."""
+    if target is TargetChoice.kubernetes:
+        from greenlight.deploy.controller import DeployError  # noqa: PLC0415
+
+        raise DeployError("`deploy down` is for --target local|docker; scale a cluster yourself")
+    settings = _settings(params)
+    done = _down_docker(settings) if target is TargetChoice.docker else _down_local(settings)
     from greenlight.deploy.audit import AuditLog  # noqa: PLC0415
+
+    AuditLog(settings.audit_log, target=target.value).record("down", "ok", done)
+
+
+def _down_local(settings: DeploySettings) -> str:
     from greenlight.deploy.targets.local import open_local  # noqa: PLC0415
 
-    settings = _settings(params)
     with open_local(settings.local, start_proxy=False) as target:
         killed = target.down()
     forced = f"; SIGKILLed {killed} after {settings.local.stop_grace_s:g} s" if killed else ""
-    audit = AuditLog(settings.audit_log, target="local")
-    audit.record("down", "ok", f"stopped HAProxy and both colors' process trees{forced}")
+    return f"stopped HAProxy and both colors' process trees{forced}"
+
+
+def _down_docker(settings: DeploySettings) -> str:
+    from greenlight.deploy.targets.docker import open_docker  # noqa: PLC0415
+
+    with open_docker(settings.docker, start_proxy=False) as target:
+        removed = target.down()
+    return f"stopped HAProxy; removed {', '.join(removed) or 'no container or volume'}"
 
 
 def _settings(params: Path) -> DeploySettings:

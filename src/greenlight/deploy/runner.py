@@ -16,11 +16,12 @@ from greenlight.deploy.controller import Candidate, DeployError
 from greenlight.deploy.settings import DeploySettings, KubernetesSettings
 from greenlight.deploy.smoke import KnownAnswer, known_answers_from
 from greenlight.deploy.targets.base import Release, Target
+from greenlight.deploy.targets.docker import open_docker
 from greenlight.deploy.targets.kubernetes import KubernetesTarget
 from greenlight.deploy.targets.local import open_local
 from greenlight.manifest import read_manifest
 
-TargetName = Literal["local", "kubernetes"]
+TargetName = Literal["local", "kubernetes", "docker"]
 Fetch = Callable[..., httpx.Response]
 CREDENTIALS = ("KUBE_API_SERVER", "KUBE_CA_CERT")
 OIDC_REQUEST = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
@@ -31,6 +32,9 @@ def open_target(name: TargetName, settings: DeploySettings) -> Iterator[Target]:
     if name == "local":
         with open_local(settings.local) as target:
             yield target
+    elif name == "docker":
+        with open_docker(settings.docker) as docker:
+            yield docker
     else:
         yield kubernetes_from_env(settings.kubernetes, os.environ)
 

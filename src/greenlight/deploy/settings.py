@@ -59,6 +59,29 @@ class LocalSettings(_Strict):
     )
 
 
+class DockerSettings(_Strict):
+    """`--target docker`: two containers of the image on one host, behind HAProxy on the host."""
+
+    proxy_port: int = Field(8081, ge=1, le=65535)
+    state_dir: Path = Path(".deploy/docker")
+    name_prefix: str = Field("greenlight", pattern=r"^[a-z][a-z0-9-]{0,40}$")  # <prefix>-<color>
+    log_dir: str = "/var/log/greenlight"  # the prediction-log volume, inside the container
+    user: str | None = None  # None: the image's USER (refused when it is root or unset)
+    healthy_checks: int = Field(3, ge=2)  # consecutive good /readyz before the color is available
+    drain_s: float = Field(10.0, ge=0)  # in-flight requests on the old color get this long
+    stop_grace_s: float = Field(10.0, ge=1)  # then `docker stop --time`: SIGTERM, later SIGKILL
+    command_timeout_s: float = Field(300.0, gt=0)  # one docker CLI call (a pull can be slow)
+    # The arguments after the image: the service, on 127.0.0.1 of the host, logging to the volume.
+    args: tuple[str, ...] = (
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--prediction-log",
+        "{log_dir}/predictions.jsonl",
+    )
+
+
 class KubernetesSettings(_Strict):
     namespace: str = "greenlight"
     app: str = "greenlight"  # Deployments {app}-blue/-green, Services {app} and {app}-<color>
@@ -77,6 +100,7 @@ class DeploySettings(_Strict):
     watch: WatchSettings = WatchSettings()
     local: LocalSettings = LocalSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
+    docker: DockerSettings = DockerSettings()
 
 
 def parse_settings(raw: object, source: str = "deploy") -> DeploySettings:

@@ -1,0 +1,342 @@
+"""The docker target: blue/green of two containers of one image, `<prefix>-blue` and
+`<prefix>-green`, pulled by digest, on the host network at a port of 127.0.0.1 each, behind
+HAProxy on 127.0.0.1:<proxy_port> (a process of ours on the same host). The shape a small team
+runs on one VM (what Kamal gives Rails apps), with what its proxy learned: a new color is
+available only after several good /readyz answers in a row, the old one is drained (no new
+requests, a deadline for those in flight) before `docker stop --time`, request bodies are
+buffered at the proxy, and a client that hangs up is not an error of the service.
+
+What runs is always asked of the engine: a container that died is dead in `status`, whatever
+state.json remembers. Every container and volume it creates carries the label
+`greenlight.dev/target=<prefix>`, so `down` removes exactly those."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from greenlight.deploy.settings import DockerSettings
+from greenlight.deploy.smoke import answers_ok
+from greenlight.deploy.targets.base import COLORS, Color, Release, Slot, TargetState, Traffic
+from greenlight.deploy.targets.docker_engine import (
+    LABEL,
+    ContainerInfo,
+    ContainerSpec,
+    DockerCli,
+    EngineError,
+    check_digest_reference,
+    check_user,
+    describe,
+    fill_args,
+    run_args,
+)
+from greenlight.deploy.targets.docker_state import (
+    ContainerSlot,
+    DockerState,
+    load_state,
+    save_state,
+)
+from greenlight.deploy.targets.local_state import ReleaseModel
+from greenlight.deploy.targets.proxy_host import HostProxy
+from greenlight.errors import GreenlightError
+from greenlight.files import write_text
+from greenlight.localnet import free_port
+
+LOG_TAIL_LINES = 200  # what is kept of a stopped container's output, under <state_dir>/logs/
+
+
+class DockerTargetError(GreenlightError):
+    """The docker target cannot run here (no docker CLI, a remote engine, a deploy running)."""
+
+
+def check_engine_is_local(environ: Mapping[str, str]) -> None:
+    """The colors listen on 127.0.0.1 of the engine's host, and HAProxy runs beside this process:
+    both must be this host. For a VM, run greenlight there (`make deploy-docker` does, over ssh)."""
+    host = environ.get("DOCKER_HOST", "")
+    if host and not host.startswith("unix://"):
+        raise DockerTargetError(
+            f"DOCKER_HOST={host}: the docker target runs beside the engine (the containers listen "
+            "on its 127.0.0.1, HAProxy runs next to them); run `greenlight deploy --target "
+            "docker` on that host (`make deploy-docker` with DEPLOY_DOCKER_HOST does it over ssh)"
+        )
+
+
+@contextmanager
+def open_docker(
+    settings: DockerSettings, environ: Mapping[str, str] | None = None, start_proxy: bool = True
+) -> Iterator[DockerTarget]:
+    """The target with its lock held (one deployment at a time) and HAProxy running."""
+    environment = dict(os.environ if environ is None else environ)
+    check_engine_is_local(environment)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    engine = DockerCli(environment, timeout_s=settings.command_timeout_s)
+    with _exclusive(settings.state_dir / "lock"):
+        target = DockerTarget(settings, engine)
+        if start_proxy:
+            target.ensure_proxy()
+        yield target
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise DockerTargetError(f"another deployment is running (it holds {path})") from error
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass
+class DockerTarget:
+    settings: DockerSettings
+    engine: DockerCli
+    name: str = "docker"
+    restarted_proxy: str | None = None  # why ensure_proxy started a new HAProxy, if it did
+    healthy: dict[Color, int] = field(default_factory=dict)  # consecutive good /readyz answers
+
+    # -- naming and state ---------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return self.settings.state_dir.absolute()
+
+    @property
+    def proxy(self) -> HostProxy:
+        return HostProxy(self.root, self.settings.proxy_port)
+
+    @property
+    def label(self) -> str:
+        return f"{LABEL}/target={self.settings.name_prefix}"
+
+    def container_name(self, color: Color) -> str:
+        return f"{self.settings.name_prefix}-{color}"
+
+    def volume_name(self, color: Color) -> str:
+        return f"{self.settings.name_prefix}-{color}-logs"
+
+    def _load(self) -> DockerState:
+        return load_state(self.root / "state.json")
+
+    def _save(self, state: DockerState) -> None:
+        save_state(self.root / "state.json", state)
+        self.proxy.write_config(state.live, {c: state.slots[c].port for c in COLORS})
+
+    # -- the router -------------------------------------------------------------------------
+
+    def ensure_proxy(self) -> None:
+        """Start HAProxy unless ours runs (every command, status included, restarts a dead one
+        from its config, live color and all); refuse a changed proxy port."""
+        state = self._load()
+        if self.proxy.running(state.proxy):
+            if state.proxy_port != self.settings.proxy_port:
+                running = f"HAProxy already listens on port {state.proxy_port}"
+                raise DockerTargetError(f"{running}; run `greenlight deploy down` first")
+            return
+        if state.proxy is not None:
+            self.proxy.stop(state.proxy)  # anything left of it
+            self.restarted_proxy = f"HAProxy {state.proxy.pid} had died"
+        ports = {color: state.slots[color].port for color in COLORS}
+        state.proxy = self.proxy.start(state.live, ports)
+        state.proxy_port = self.settings.proxy_port
+        self._save(state)
+
+    # -- the Target contract ----------------------------------------------------------------
+
+    def state(self) -> TargetState:
+        state = self._load()
+        found = self.engine.inspect([self.container_name(color) for color in COLORS])
+        slots = {color: self._slot(color, state.slots[color], found) for color in COLORS}
+        return TargetState(live=state.live, slots=slots, router=self._router(state))
+
+    def _slot(self, color: Color, slot: ContainerSlot, found: dict[str, ContainerInfo]) -> Slot:
+        release = slot.release.release() if slot.release else None
+        info = found.get(self.container_name(color))
+        if slot.container is None:
+            return Slot(color, release, running=False, condition="stopped")
+        ours = info if info is not None and info.id == slot.container else None
+        running = ours is not None and ours.running
+        return Slot(color, release, running, describe(ours))
+
+    def _router(self, state: DockerState) -> str:
+        if state.proxy is None:
+            return "HAProxy stopped"
+        where = f"HAProxy {state.proxy.pid} on 127.0.0.1:{state.proxy_port}"
+        if not self.proxy.running(state.proxy):
+            return f"{where}: dead"
+        restarted = f" (restarted: {self.restarted_proxy})" if self.restarted_proxy else ""
+        return f"{where}: running{restarted}"
+
+    def start(self, color: Color, release: Release) -> None:
+        """Pull the image by digest, check it does not run as root, and start its container."""
+        state = self._load()
+        self._refuse_live(state, color, "start")
+        image = check_digest_reference(release.source)
+        self.engine("pull", "--quiet", image)
+        user = check_user(self.settings.user or self.engine.image_user(image), image)
+        self._clear_name(color)
+        port = free_port()
+        spec = self._spec(color, release, port, user)
+        self._ensure_volume(color)
+        container = self.engine(*run_args(spec)).strip()
+        source = ReleaseModel(version=release.version, source=image)
+        state.slots[color] = ContainerSlot(release=source, port=port, container=container)
+        self._save(state)  # recorded before anything else can fail, so a stop finds it
+        self.healthy[color] = 0
+        self.proxy.api.point(color, port)
+
+    def _clear_name(self, color: Color) -> None:
+        """Remove what is left of an earlier container of `color` (a dead one); refuse to touch
+        a container of that name that we did not create."""
+        name = self.container_name(color)
+        info = self.engine.inspect([name]).get(name)
+        if info is None:
+            return
+        if info.labels.get(f"{LABEL}/target") != self.settings.name_prefix:
+            raise DockerTargetError(f"a container named {name} exists and is not ours; rename it")
+        self.engine("rm", "--force", name)
+
+    def _spec(self, color: Color, release: Release, port: int, user: str) -> ContainerSpec:
+        labels = {
+            f"{LABEL}/target": self.settings.name_prefix,
+            f"{LABEL}/color": color,
+            f"{LABEL}/version": release.version,
+        }
+        log_dir = self.settings.log_dir
+        return ContainerSpec(
+            name=self.container_name(color),
+            image=release.source,
+            labels=labels,
+            port=port,
+            volume=self.volume_name(color),
+            log_dir=log_dir,
+            user=user if self.settings.user else None,  # else the image's own, already checked
+            args=fill_args(self.settings.args, port, log_dir),
+            stop_grace_s=self.settings.stop_grace_s,
+        )
+
+    def _ensure_volume(self, color: Color) -> None:
+        volume = self.volume_name(color)
+        if volume not in self.engine.labelled("volume", self.label):
+            self.engine("volume", "create", "--label", self.label, volume)
+
+    def _container(self, color: Color) -> ContainerInfo | None:
+        slot = self._load().slots[color]
+        info = self.engine.inspect([self.container_name(color)]).get(self.container_name(color))
+        return info if info is not None and info.id == slot.container else None
+
+    def available(self, color: Color) -> bool:
+        """Its container runs and /readyz answered 200 `healthy_checks` times in a row (a model
+        that warms up may answer once, then stall)."""
+        info = self._container(color)
+        with self.client(color) as client:
+            good = info is not None and info.running and answers_ok(client, "/readyz")
+        self.healthy[color] = self.healthy.get(color, 0) + 1 if good else 0
+        return self.healthy[color] >= self.settings.healthy_checks
+
+    def failure(self, color: Color) -> str | None:
+        if self._load().slots[color].container is None:
+            return f"{color} was never started"
+        info = self._container(color)
+        if info is not None and info.running:
+            return None
+        output = self._logs(color, lines=5).strip().replace("\n", " | ")
+        return f"{describe(info)}; its output: {output or '(none)'}"
+
+    def client(self, color: Color) -> httpx.Client:
+        port = self._load().slots[color].port
+        if port is None:
+            raise DockerTargetError(f"{color} has no container")
+        return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
+
+    def traffic(self, color: Color) -> Traffic:
+        return self.proxy.api.traffic(color)
+
+    def switch(self, color: Color) -> None:
+        """Route new requests to `color`, only if its container runs and /readyz answers; the
+        other color drains (in-flight requests finish there)."""
+        info = self._container(color)
+        with self.client(color) as client:
+            if info is None or not info.running or not answers_ok(client, "/readyz"):
+                raise DockerTargetError(f"refusing to switch to {color}: {describe(info)}")
+        state = self._load()
+        self.proxy.api.route(color, retire="drain")
+        state.live = color
+        self._save(state)
+
+    def stop(self, color: Color, keep: Release | None) -> None:
+        """Drain `color` at the proxy (bounded by drain_s), `docker stop --time`, keep its last
+        output under logs/, remove the container; the slot keeps `keep` for a rollback."""
+        state = self._load()
+        self._refuse_live(state, color, "stop")
+        if state.slots[color].container is not None:
+            self._drain(color)
+            self._remove(color)
+        release = ReleaseModel(version=keep.version, source=keep.source) if keep else None
+        state.slots[color] = ContainerSlot(release=release)
+        self._save(state)
+
+    def feed(self, color: Color) -> None:
+        return None  # the prediction log is in the container's volume: no shadow step here yet
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _refuse_live(state: DockerState, color: Color, action: str) -> None:
+        if state.live == color and state.slots[color].container is not None:
+            raise DockerTargetError(f"refusing to {action} {color}: it is the live color")
+
+    def _drain(self, color: Color) -> None:
+        """No new requests to `color`; wait (bounded) for those in flight; then maintenance."""
+        api = self.proxy.api
+        api.set_state(color, "drain")
+        deadline = time.monotonic() + self.settings.drain_s
+        while api.in_flight(color) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        api.set_state(color, "maint")
+
+    def _remove(self, color: Color) -> None:
+        name = self.container_name(color)
+        self.engine("stop", "--time", str(round(self.settings.stop_grace_s)), name, check=False)
+        write_text(self.root / "logs" / f"{color}.log", self._logs(color, LOG_TAIL_LINES))
+        self.engine("rm", "--force", name, check=False)
+
+    def _logs(self, color: Color, lines: int) -> str:
+        try:
+            return self.engine("logs", "--tail", str(lines), self.container_name(color))
+        except EngineError as error:
+            return f"(no output: {error})"
+
+    def down(self) -> list[str]:
+        """Remove both colors' containers and our volumes, stop HAProxy; the releases stay
+        recorded. Returns what it removed; raises if anything of ours is left."""
+        state = self._load()
+        containers = self.engine.labelled("container", self.label)
+        if containers:
+            self.engine("rm", "--force", "--volumes", *containers)
+        volumes = self.engine.labelled("volume", self.label)
+        if volumes:
+            self.engine("volume", "rm", "--force", *volumes)
+        self.proxy.stop(state.proxy)
+        for color in COLORS:
+            state.slots[color] = ContainerSlot(release=state.slots[color].release)
+        state.live, state.proxy, state.proxy_port = None, None, None
+        self._save(state)
+        self._check_nothing_left()
+        return containers + volumes
+
+    def _check_nothing_left(self) -> None:
+        left = self.engine.labelled("container", self.label)
+        left += self.engine.labelled("volume", self.label)
+        if left:
+            raise DockerTargetError(f"still there after `down`: {left}; remove them by hand")

@@ -1,0 +1,85 @@
+"""HAProxy as a process of ours on this host, in front of two colors on 127.0.0.1 ports: its config
+(haproxy.py), its start and its stop by PID. The docker target runs it beside the containers;
+its config is rewritten after every change so that a restarted HAProxy comes back as it was."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from greenlight.deploy.targets import processes
+from greenlight.deploy.targets.base import Color
+from greenlight.deploy.targets.haproxy import (
+    ProxyLayout,
+    RuntimeApi,
+    check_socket_path,
+    render_config,
+)
+from greenlight.deploy.targets.local import haproxy_binary
+from greenlight.deploy.targets.local_state import ProcessModel
+from greenlight.errors import GreenlightError
+from greenlight.files import write_text
+
+PROXY_START_S = 10.0
+
+
+class ProxyStartError(GreenlightError):
+    """HAProxy did not come up (port taken, bad config)."""
+
+
+@dataclass(frozen=True)
+class HostProxy:
+    root: Path  # absolute: HAProxy reads a relative socket path as a host name
+    port: int
+
+    @property
+    def api(self) -> RuntimeApi:
+        return RuntimeApi(check_socket_path(self.root / "haproxy.sock"))
+
+    @property
+    def log(self) -> Path:
+        return self.root / "haproxy.log"
+
+    def write_config(self, live: Color | None, ports: Mapping[Color, int | None]) -> None:
+        layout = ProxyLayout(
+            listen_port=self.port,
+            socket=self.api.socket,
+            pidfile=self.root / "haproxy.pid",
+            ports=dict(ports),
+            live=live,
+        )
+        config = render_config(layout, as_root=os.geteuid() == 0)
+        write_text(self.root / "haproxy.cfg", config)
+
+    def start(self, live: Color | None, ports: Mapping[Color, int | None]) -> ProcessModel:
+        """Start HAProxy from a fresh config and wait for its admin socket to answer."""
+        binary = haproxy_binary()
+        self.write_config(live, ports)
+        self.api.socket.unlink(missing_ok=True)
+        record = processes.spawn([binary, "-db", "-f", str(self.root / "haproxy.cfg")], self.log)
+        deadline = time.monotonic() + PROXY_START_S
+        while time.monotonic() < deadline and processes.alive(record):
+            try:
+                self.api.send("show info")
+                return ProcessModel.of(record)
+            except OSError:
+                time.sleep(0.1)
+        processes.stop_tree(record, grace_s=2.0)
+        raise ProxyStartError(f"HAProxy did not start on port {self.port}: {self._tail()}")
+
+    @staticmethod
+    def running(model: ProcessModel | None) -> bool:
+        return model is not None and processes.alive(model.record())
+
+    @staticmethod
+    def stop(model: ProcessModel | None, grace_s: float = 5.0) -> list[int]:
+        """Stop HAProxy's process tree; the pids that needed SIGKILL."""
+        return processes.stop_tree(model.record(), grace_s) if model is not None else []
+
+    def _tail(self, lines: int = 5) -> str:
+        if not self.log.is_file():
+            return "(no log)"
+        return " | ".join(self.log.read_text(errors="replace").strip().splitlines()[-lines:])
