@@ -17,6 +17,7 @@ from conftest import PipelineRun
 from greenlight.serving.bench import (
     Scenario,
     Tally,
+    goals,
     peer_starter,
     run_scenario,
     summarize,
@@ -109,6 +110,39 @@ def test_versus_peer_divides_each_scenario_by_the_peers() -> None:
     assert versus_peer(served, peer) == {
         "single_c1": {"p50_ratio": 2.0, "p99_ratio": 3.0, "throughput_ratio": 0.5}
     }
+
+
+def scenarios(c1_p50: float, c8: float, c32: float, batch: float, p99: float) -> list[dict]:
+    results = [
+        {**fake("single_c1", c1_p50, 100.0), "p99_ms": 5.0},
+        {**fake("single_c8", 4.0, c8), "p99_ms": p99},
+        {**fake("single_c32", 8.0, c32), "p99_ms": p99},
+        {**fake("batch100_c1", 9.0, batch), "p99_ms": 20.0},
+    ]
+    return results
+
+
+def test_goals_are_ratios_to_the_plain_app_of_the_same_run() -> None:
+    plain = {"idle_rss_mib": 250.0, "scenarios": scenarios(1.0, 100.0, 100.0, 50.0, 30.0)}
+    served = {
+        "idle_rss_mib": 300.0,
+        "torch_mapped": False,
+        "scenarios": scenarios(1.3, 300.0, 300.0, 50.0, 25.0),
+    }
+    assert all(goals(served, plain).values()), goals(served, plain)
+    slow = {**served, "scenarios": scenarios(1.31, 299.0, 300.0, 49.0, 25.1)}
+    missed = [name for name, met in goals(slow, plain).items() if not met]
+    assert missed == [
+        "single_c1_p50_within_1.3x",
+        "c8_c32_throughput_3x",
+        "c8_c32_p99_25ms",
+        "batch100_throughput_1x",
+    ]
+    heavy = {**served, "idle_rss_mib": 301.0, "torch_mapped": True}
+    assert [name for name, met in goals(heavy, plain).items() if not met] == [
+        "idle_rss_within_1.2x",
+        "no_torch",
+    ]
 
 
 @pytest.mark.slow

@@ -34,6 +34,14 @@ from greenlight.serving.settings import resolve
 
 OUTPUT = REPORTS / "serving_bench.json"
 TARGETS = {"p50_ratio_max": 3.0, "c8_requests_per_s_min": 200.0, "errors_max": 0}
+# Issue 13's goals, as ratios to the plain Starlette app measured in the same run.
+GOALS = {
+    "p50_ratio_max": 1.3,
+    "throughput_ratio_min": 3.0,
+    "p99_ms_max": 25.0,
+    "batch_ratio_min": 1.0,
+    "idle_rss_ratio_max": 1.2,
+}
 
 
 @dataclass(frozen=True)
@@ -214,8 +222,9 @@ def measure(start: Starter, records: list[dict[str, Any]]) -> dict[str, Any]:
         tempfile.TemporaryDirectory(prefix="greenlight-bench-") as scratch,
         start(Path(scratch) / "predictions.jsonl") as server,
     ):
-        idle = tree_rss_mib(server)
-        return {"idle_rss_mib": idle, "scenarios": run_load(server.base_url, records)}
+        idle, torch = tree_rss_mib(server), torch_mapped(server)
+        scenarios = run_load(server.base_url, records)
+        return {"idle_rss_mib": idle, "torch_mapped": torch, "scenarios": scenarios}
 
 
 def tree_rss_mib(server: RunningServer) -> float:
@@ -223,12 +232,22 @@ def tree_rss_mib(server: RunningServer) -> float:
     return round(sum(process.memory_info().rss for process in tree) / 2**20, 1)
 
 
-def peer_starter(bundle_dir: Path) -> Starter:
-    """The plain Starlette + uvicorn peer (serving/peer.py) with the service's settings."""
+def torch_mapped(server: RunningServer) -> bool:
+    """Whether any process of the server's tree has libtorch mapped (torch imported)."""
+    for process in [psutil.Process(server.process.pid), *server.tree()]:
+        if any("libtorch" in region.path for region in process.memory_maps()):
+            return True
+    return False
+
+
+def peer_starter(bundle_dir: Path, coalesce: bool = False) -> Starter:
+    """A plain Starlette + uvicorn peer (serving/peer.py) with the service's settings: without
+    the coalescer, the plain app the goals are set against; with it, the same engine as the
+    service without BentoML."""
 
     def start(log: Path) -> AbstractContextManager[RunningServer]:
-        settings = resolve(overrides={"bundle": bundle_dir.resolve(), "prediction_log": log})
-        environment = settings.environment()
+        overrides = {"bundle": bundle_dir.resolve(), "prediction_log": log, "coalesce": coalesce}
+        environment = resolve(overrides=overrides).environment()
         command = [sys.executable, "-m", "greenlight.serving.peer", "--port"]
         return RunningServer.run(lambda port: [*command, str(port)], environment)
 
@@ -248,21 +267,44 @@ def versus_peer(served: list[dict[str, Any]], peer: list[dict[str, Any]]) -> dic
     }
 
 
+def goals(served: dict[str, Any], plain: dict[str, Any]) -> dict[str, bool]:
+    """Issue 13's goals, each against the plain app measured in the same run."""
+    ratios = versus_peer(served["scenarios"], plain["scenarios"])
+    p99 = {result["name"]: result["p99_ms"] for result in served["scenarios"]}
+    loaded = ("single_c8", "single_c32")
+    return {
+        "single_c1_p50_within_1.3x": ratios["single_c1"]["p50_ratio"] <= GOALS["p50_ratio_max"],
+        "c8_c32_throughput_3x": all(
+            ratios[name]["throughput_ratio"] >= GOALS["throughput_ratio_min"] for name in loaded
+        ),
+        "c8_c32_p99_25ms": all(p99[name] <= GOALS["p99_ms_max"] for name in loaded),
+        "batch100_throughput_1x": ratios["batch100_c1"]["throughput_ratio"]
+        >= GOALS["batch_ratio_min"],
+        "idle_rss_within_1.2x": served["idle_rss_mib"]
+        <= GOALS["idle_rss_ratio_max"] * plain["idle_rss_mib"],
+        "no_torch": not served["torch_mapped"],
+    }
+
+
 def run(bundle_dir: Path = BUNDLE, output: Path = OUTPUT) -> dict[str, Any]:
     floor = in_process_floor(bundle_dir)
     records = [answer["record"] for answer in load_bundle(bundle_dir).manifest["known_answers"]]
     served = measure(lambda log: RunningServer.start(bundle_dir, log), records)
-    peer = measure(peer_starter(bundle_dir), records)
+    plain = measure(peer_starter(bundle_dir, coalesce=False), records)
+    engine = measure(peer_starter(bundle_dir, coalesce=True), records)
     serving = resolve(overrides={"bundle": bundle_dir}).model_dump(mode="json")
     report = {
         "machine": machine(),
         "serving": {key: value for key, value in serving.items() if key != "prediction_log"},
         "floor": floor,
-        "scenarios": served["scenarios"],
-        "idle_rss_mib": served["idle_rss_mib"],
-        "peer": {"what": "serving/peer.py: same engine and coalescer on Starlette", **peer},
-        "versus_peer": versus_peer(served["scenarios"], peer["scenarios"]),
-        "idle_rss_over_peer": round(served["idle_rss_mib"] / peer["idle_rss_mib"], 3),
+        **served,
+        "peer": {"what": "serving/peer.py, no coalescer: the plain Starlette app", **plain},
+        "engine_peer": {"what": "serving/peer.py with the coalescer, no BentoML", **engine},
+        "versus_peer": versus_peer(served["scenarios"], plain["scenarios"]),
+        "versus_engine_peer": versus_peer(served["scenarios"], engine["scenarios"]),
+        "idle_rss_over_peer": round(served["idle_rss_mib"] / plain["idle_rss_mib"], 3),
+        "goals": GOALS,
+        "goals_met": goals(served, plain),
         "targets": TARGETS,
         **verdict(served["scenarios"], floor),
     }
@@ -287,8 +329,11 @@ def main() -> None:
     bundle_path = report["served_p50_over_bundle_path_p50"]
     print(f"served p50 / in-process p50 = {ratio:.2f} (vs bundle.predict_proba: {bundle_path:.2f})")
     for name, ratios in report["versus_peer"].items():
-        print(f"{name:<12} vs the plain Starlette peer: {ratios}")
+        print(f"{name:<12} vs the plain Starlette app: {ratios}")
+    for name, ratios in report["versus_engine_peer"].items():
+        print(f"{name:<12} vs the same engine on Starlette: {ratios}")
     print(f"idle memory {report['idle_rss_mib']} MiB, {report['idle_rss_over_peer']}x the peer's")
+    print(f"issue 13 goals met: {report['goals_met']}")
     print(f"targets met: {report['passed']}")
     print(f"written to {OUTPUT}")
 

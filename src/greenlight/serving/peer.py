@@ -1,7 +1,8 @@
-"""The plain peer of the service, for `make bench-serve` only: the same engine, coalescer,
-request model and startup tuning (one OpenMP thread, gc.freeze) on Starlette + uvicorn, without
-BentoML, so the benchmark shows what the framework costs. Not a service to deploy: no request
-guard, metrics, bento or readiness beyond a loaded model.
+"""The plain peers of the service, for `make bench-serve` only: the same /predict route (engine,
+request model, startup tuning: one OpenMP thread, gc.freeze) on Starlette + uvicorn, without
+BentoML. With GREENLIGHT_COALESCE=false it makes one model call per request (the plain app the
+speed goals are set against); with the coalescer it shows what the framework itself costs. Not
+a service to deploy: no request guard, metrics, bento or readiness beyond a loaded model.
 
     python -m greenlight.serving.peer --port 3001   (settings from GREENLIGHT_* variables)"""
 
@@ -9,32 +10,31 @@ from __future__ import annotations
 
 import argparse
 import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as service.py
 
 import uvicorn
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
 
 from greenlight.localnet import HOST
-from greenlight.serving.batcher import Coalescer
+from greenlight.serving.app import PredictRoute, predict_app
 from greenlight.serving.engine import Engine, freeze_startup_heap
-from greenlight.serving.schema import RequestSchema, request_schema
+from greenlight.serving.schema import request_schema
 from greenlight.serving.settings import ServingSettings, from_environment
 
 
 def build_app(settings: ServingSettings) -> Starlette:
+    """The service's own /predict route (serving/app.py) on plain Starlette; with
+    `settings.coalesce` false, one model call per request: the plain app of issue 13."""
     engine = Engine.start(settings)
     bundle = engine.predictor.bundle
-    schema = request_schema(bundle.spec, bundle.features, settings.max_batch)
-    coalescer = Coalescer(engine.predict_many, max_rows=settings.max_batch)
-    predict = _predict_endpoint(schema, coalescer)
+    route = PredictRoute(request_schema(bundle.spec, bundle.features, settings.max_batch))
+    route.attach(engine, settings.coalesce, settings.max_batch)
 
     async def readyz(_: Request) -> Response:
         return PlainTextResponse("ok")
@@ -44,24 +44,10 @@ def build_app(settings: ServingSettings) -> Starlette:
         yield
         engine.close()  # flushes the prediction log
 
-    routes = [Route("/predict", predict, methods=["POST"]), Route("/readyz", readyz)]
+    routes = [Route("/readyz", readyz), Mount("/", predict_app(route))]
     if settings.gc_freeze:
         freeze_startup_heap()
     return Starlette(routes=routes, lifespan=lifespan)
-
-
-def _predict_endpoint(schema: RequestSchema, coalescer: Coalescer) -> object:
-    async def predict(request: Request) -> Response:
-        try:
-            parsed = schema.request.model_validate_json(await request.body())
-        except ValidationError as error:
-            detail = error.errors(include_context=False, include_input=False)
-            return JSONResponse({"error": "invalid request", "detail": detail}, status_code=400)
-        rows = [schema.as_dict(record) for record in parsed.records]  # type: ignore[attr-defined]
-        answer = await coalescer.submit((rows, uuid.uuid4().hex), len(rows))
-        return Response(answer.model_dump_json(), media_type="application/json")
-
-    return predict
 
 
 def main() -> None:

@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections import Counter
-from typing import Any
 
 # One thread per prediction: OpenMP's thread team costs more than it saves on small batches,
 # and spins against the request threads on a busy machine. Set before scikit-learn loads.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import bentoml
-from starlette.responses import JSONResponse
 
 from greenlight.errors import GreenlightError
 from greenlight.manifest import read_manifest
-from greenlight.serving.batcher import Coalescer
-from greenlight.serving.engine import Engine, Row, freeze_startup_heap
+from greenlight.serving.app import Hooks, PredictRoute, predict_app
+from greenlight.serving.engine import Engine, freeze_startup_heap
 from greenlight.serving.guard import RequestGuard
 from greenlight.serving.logs import quiet_client_errors
-from greenlight.serving.predictor import ModelOutputError
 from greenlight.serving.schema import PredictResponse, request_schema
 from greenlight.serving.settings import from_environment
 from greenlight.spec import DatasetSpec
@@ -77,72 +73,47 @@ def count_abort() -> None:
     CLIENT_ABORTS.inc()  # looked up per call: BentoML creates its metrics lazily, per worker
 
 
+def count_model_error(model_version: str) -> None:
+    MODEL_OUTPUT_ERRORS.labels(model_version=model_version).inc()
+
+
 def count_predictions(response: PredictResponse) -> None:
     labels = Counter(prediction.label for prediction in response.predictions)
     for label, count in labels.items():
         PREDICTIONS.labels(label=label, model_version=response.model_version).inc(count)
 
 
+ROUTE = PredictRoute(SCHEMA, Hooks(count_predictions, count_model_error))
+
+
+@bentoml.asgi_app(predict_app(ROUTE), path="/")
 @bentoml.service(
     name="greenlight",
     workers=SETTINGS.workers,
-    threads=1,
     traffic={"timeout": 30},
     logging={"access": {"enabled": SETTINGS.access_log}},
 )
 class Greenlight:
+    """POST /predict is greenlight's own route (serving/app.py), mounted on this service; the
+    worker loads and proves the bundle here, then hands the engine to the route."""
+
     def __init__(self) -> None:
         self.engine: Engine | None = None
-        self.failure = ""
         for counter in (LOG_FAILURES, LOG_DROPPED, CLIENT_ABORTS):
             counter.inc(0)  # listed in /metrics from the start, at 0
         try:
             self.engine = Engine.start(SETTINGS, on_loss=count_log_loss)
         except GreenlightError as error:
-            self.failure = str(error)
+            ROUTE.fail(str(error))
             logger.error("NOT READY, refusing to serve model bundle %s: %s", SETTINGS.bundle, error)
-        self.coalescer = (
-            Coalescer(self.engine.predict_many, max_rows=SETTINGS.max_batch)
-            if self.engine is not None and SETTINGS.coalesce
-            else None
-        )
+        else:
+            ROUTE.attach(self.engine, SETTINGS.coalesce, SETTINGS.max_batch)
         if SETTINGS.gc_freeze:
             freeze_startup_heap()
 
     def __is_ready__(self) -> bool:
         """Loaded and proven, and the prediction log keeping up (see PredictionLog.problem)."""
         return self.engine is not None and self.engine.log.problem is None
-
-    @bentoml.api(route="/predict", input_spec=SCHEMA.request, output_spec=PredictResponse)
-    async def predict(self, records: list[Any], ctx: bentoml.Context) -> PredictResponse:
-        """Label and positive-class probability per record, in input order."""
-        if self.engine is None:
-            ctx.response.status_code = 503
-            return JSONResponse({"error": f"not ready: {self.failure}"})  # type: ignore[return-value]
-        request_id = uuid.uuid4().hex
-        ctx.response.headers["X-Request-ID"] = request_id  # the log lines' request_id
-        rows = [SCHEMA.as_dict(record) for record in records]
-        try:
-            response = await self._predict(self.engine, rows, request_id)
-        except ModelOutputError as error:
-            return self._model_failed(error, request_id, ctx)  # type: ignore[return-value]
-        count_predictions(response)
-        return response
-
-    async def _predict(self, engine: Engine, rows: list[Row], request_id: str) -> PredictResponse:
-        if self.coalescer is None:
-            return engine.predict(rows, request_id)
-        return await self.coalescer.submit((rows, request_id), len(rows))
-
-    def _model_failed(
-        self, error: ModelOutputError, request_id: str, ctx: bentoml.Context
-    ) -> JSONResponse:
-        """A 500, counted and logged with the model version; no prediction is logged or sent."""
-        version = self.engine.model_version if self.engine else "none"
-        MODEL_OUTPUT_ERRORS.labels(model_version=version).inc()
-        logger.error("request %s: %s", request_id, error)
-        ctx.response.status_code = 500
-        return JSONResponse({"error": str(error), "request_id": request_id})
 
     @bentoml.on_shutdown
     def close(self) -> None:
