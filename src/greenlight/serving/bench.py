@@ -286,18 +286,14 @@ def goals(served: dict[str, Any], plain: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def run(bundle_dir: Path = BUNDLE, output: Path = OUTPUT) -> dict[str, Any]:
-    floor = in_process_floor(bundle_dir)
-    records = [answer["record"] for answer in load_bundle(bundle_dir).manifest["known_answers"]]
-    served = measure(lambda log: RunningServer.start(bundle_dir, log), records)
-    plain = measure(peer_starter(bundle_dir, coalesce=False), records)
-    engine = measure(peer_starter(bundle_dir, coalesce=True), records)
+def serving_settings(bundle_dir: Path) -> dict[str, Any]:
     serving = resolve(overrides={"bundle": bundle_dir}).model_dump(mode="json")
-    report = {
-        "machine": machine(),
-        "serving": {key: value for key, value in serving.items() if key != "prediction_log"},
-        "floor": floor,
-        **served,
+    return {key: value for key, value in serving.items() if key != "prediction_log"}
+
+
+def peers(served: dict[str, Any], plain: dict[str, Any], engine: dict[str, Any]) -> dict:
+    """The peers' own figures, the service's ratios to them and the goals."""
+    return {
         "peer": {"what": "serving/peer.py, no coalescer: the plain Starlette app", **plain},
         "engine_peer": {"what": "serving/peer.py with the coalescer, no BentoML", **engine},
         "versus_peer": versus_peer(served["scenarios"], plain["scenarios"]),
@@ -305,11 +301,35 @@ def run(bundle_dir: Path = BUNDLE, output: Path = OUTPUT) -> dict[str, Any]:
         "idle_rss_over_peer": round(served["idle_rss_mib"] / plain["idle_rss_mib"], 3),
         "goals": GOALS,
         "goals_met": goals(served, plain),
+    }
+
+
+def run(bundle_dir: Path = BUNDLE, output: Path = OUTPUT) -> dict[str, Any]:
+    floor = in_process_floor(bundle_dir)
+    records = [answer["record"] for answer in load_bundle(bundle_dir).manifest["known_answers"]]
+    served = measure(lambda log: RunningServer.start(bundle_dir, log), records)
+    plain = measure(peer_starter(bundle_dir, coalesce=False), records)
+    engine = measure(peer_starter(bundle_dir, coalesce=True), records)
+    report = {
+        "machine": machine(),
+        "serving": serving_settings(bundle_dir),
+        "floor": floor,
+        **served,
+        **peers(served, plain, engine),
         "targets": TARGETS,
         **verdict(served["scenarios"], floor),
     }
     write_json(output, report)
     return report
+
+
+def print_comparisons(report: dict[str, Any]) -> None:
+    for name, ratios in report["versus_peer"].items():
+        print(f"{name:<12} vs the plain Starlette app: {ratios}")
+    for name, ratios in report["versus_engine_peer"].items():
+        print(f"{name:<12} vs the same engine on Starlette: {ratios}")
+    print(f"idle memory {report['idle_rss_mib']} MiB, {report['idle_rss_over_peer']}x the peer's")
+    print(f"issue 13 goals met: {report['goals_met']}")
 
 
 def main() -> None:
@@ -328,12 +348,7 @@ def main() -> None:
     ratio = report["served_p50_over_floor_p50"]
     bundle_path = report["served_p50_over_bundle_path_p50"]
     print(f"served p50 / in-process p50 = {ratio:.2f} (vs bundle.predict_proba: {bundle_path:.2f})")
-    for name, ratios in report["versus_peer"].items():
-        print(f"{name:<12} vs the plain Starlette app: {ratios}")
-    for name, ratios in report["versus_engine_peer"].items():
-        print(f"{name:<12} vs the same engine on Starlette: {ratios}")
-    print(f"idle memory {report['idle_rss_mib']} MiB, {report['idle_rss_over_peer']}x the peer's")
-    print(f"issue 13 goals met: {report['goals_met']}")
+    print_comparisons(report)
     print(f"targets met: {report['passed']}")
     print(f"written to {OUTPUT}")
 
