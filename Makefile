@@ -299,6 +299,20 @@ deploy-kubernetes: setup ## CI: blue/green rollout of IMAGE on the cluster (KUBE
 	$(BIN)/dvc pull models/bundle
 	$(BIN)/greenlight deploy --target kubernetes --image "$$IMAGE" --bundle models/bundle
 
+.PHONY: deploy-config
+deploy-config: setup ## CI: DEPLOY_TARGET=kubernetes|docker (else it fails): is that target configured? cluster= or container_host= to $GITHUB_OUTPUT
+	@case "$${DEPLOY_TARGET:-}" in \
+	  kubernetes) need=cluster ;; \
+	  docker) need=container_host ;; \
+	  *) echo "DEPLOY_TARGET=$${DEPLOY_TARGET:-}: the repository variable must be kubernetes or docker" >&2; exit 2 ;; \
+	esac; $(BIN)/greenlight ci config --need $$need
+
+.PHONY: deploy-docker
+deploy-docker: setup ## CI: blue/green rollout of IMAGE on the container host (DEPLOY_DOCKER_HOST=ssh://user@host, DEPLOY_SSH_KEY, DEPLOY_KNOWN_HOSTS); rolls back by itself
+	@test -n "$${IMAGE:-}" || { echo "IMAGE is not set: the image reference the build pushed" >&2; exit 1; }
+	$(BIN)/dvc pull models/bundle
+	GREENLIGHT=$(BIN)/greenlight bin/deploy-docker
+
 .PHONY: deploy-summary
 deploy-summary: setup ## CI: the latest deployment in the audit log as Markdown, appended to $GITHUB_STEP_SUMMARY
 	$(BIN)/greenlight deploy summary | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"

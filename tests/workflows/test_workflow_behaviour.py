@@ -248,15 +248,71 @@ def test_the_registry_login_lasts_until_the_attestation_is_pushed() -> None:
     assert DEPLOY["jobs"][BUILD]["steps"][min(logouts)].get("if") == "always()"
 
 
-def test_without_a_cluster_the_rollout_says_so_and_touches_nothing() -> None:
-    context = event("workflow_call", inputs={"ref": "a" * 40})
+def rollout_steps(variables: dict[str, str], config: dict[str, str]) -> list[dict]:
+    """The rollout job's steps that run, its `env` (DEPLOY_TARGET...) as GitHub evaluates it."""
+    context = event("workflow_call", inputs={"ref": "a" * 40}, variables=variables)
+    run = simulate(DEPLOY, context, outputs={CHECK: {"sha": "a" * 40}, BUILD: {"image": DIGEST}})
     job = DEPLOY["jobs"][ROLLOUT]
-    ran = [
-        s["run"].split()[1]
-        for s in steps_of(job, context, {"config": {"cluster": "false"}})
-        if "run" in s
-    ]
-    assert "ci-config" in ran and "deploy-kubernetes" not in ran
+    full = job_context(run, job, context)
+    full = {**full, "env": step_env(DEPLOY, job, {}, full)}
+    return steps_of(job, full, {"config": config})
+
+
+def ran_targets(steps: list[dict]) -> list[str]:
+    return [step["run"].split()[1] for step in steps if "run" in step]
+
+
+def test_without_a_cluster_the_rollout_says_so_and_touches_nothing() -> None:
+    ran = ran_targets(rollout_steps({}, {"cluster": "false"}))
+    assert "deploy-config" in ran and "deploy-kubernetes" not in ran
+    assert "deploy-docker" not in ran and "deploy-summary" not in ran
+
+
+@pytest.mark.parametrize(
+    ("variables", "config", "rolls_out"),
+    [
+        ({}, {"cluster": "true"}, "deploy-kubernetes"),  # the default target
+        ({"DEPLOY_TARGET": "kubernetes"}, {"cluster": "true"}, "deploy-kubernetes"),
+        ({"DEPLOY_TARGET": "docker"}, {"container_host": "true"}, "deploy-docker"),
+        (
+            {"DEPLOY_TARGET": "docker"},
+            {"container_host": "true", "cluster": "true"},
+            "deploy-docker",
+        ),
+        ({"DEPLOY_TARGET": "docker"}, {"container_host": "false"}, None),
+    ],
+)
+def test_the_repository_variable_chooses_the_target(
+    variables: dict[str, str], config: dict[str, str], rolls_out: str | None
+) -> None:
+    ran = ran_targets(rollout_steps(variables, config))
+    rollouts = [target for target in ran if target in {"deploy-kubernetes", "deploy-docker"}]
+    assert rollouts == ([rolls_out] if rolls_out else [])
+    assert ("deploy-summary" in ran) == (rolls_out is not None)
+
+
+def test_the_target_choice_is_checked_by_make_and_a_wrong_one_fails() -> None:
+    job = DEPLOY["jobs"][ROLLOUT]
+    context = event("workflow_call", variables={"DEPLOY_TARGET": "docker"})
+    assert step_env(DEPLOY, job, {}, context)["DEPLOY_TARGET"] == "docker"
+    assert step_env(DEPLOY, job, {}, event("workflow_call"))["DEPLOY_TARGET"] == "kubernetes"
+    done = make("deploy-config", DEPLOY_TARGET="dockr")
+    assert done.returncode == 2 and "must be kubernetes or docker" in done.stderr
+
+
+def test_only_the_docker_step_sees_the_ssh_key_and_it_comes_from_the_environment() -> None:
+    """The key and the host's known key are `production` secrets, given to that one step."""
+    job = DEPLOY["jobs"][ROLLOUT]
+    assert job["environment"] == "production"
+    docker_steps = [s for s in job["steps"] if "deploy-docker" in s.get("run", "")]
+    assert len(docker_steps) == 1
+    env = docker_steps[0]["env"]
+    for name in ("DEPLOY_DOCKER_HOST", "DEPLOY_SSH_KEY", "DEPLOY_KNOWN_HOSTS"):
+        assert env[name] == f"${{{{ secrets.{name} }}}}", name
+    others = [s for s in job["steps"] if s is not docker_steps[0]]
+    assert not any("DEPLOY_SSH_KEY" in str(s) for s in others) and "DEPLOY_SSH_KEY" not in str(
+        job.get("env")
+    )
 
 
 def test_the_build_checks_what_it_pulled_against_dvc_lock() -> None:

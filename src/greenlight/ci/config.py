@@ -44,6 +44,10 @@ def _cluster(context: Context) -> bool:
     return bool(context.env.get("KUBE_API_SERVER"))
 
 
+def _container_host(context: Context) -> bool:
+    return bool(context.env.get("DEPLOY_DOCKER_HOST"))
+
+
 def _log_source(context: Context) -> bool:
     """An explicit DRIFT_SOURCE, or drift.source: a URL, or a folder of a remote that exists."""
     source = context.env.get("DRIFT_SOURCE") or context.drift_source
@@ -75,6 +79,17 @@ SETTINGS: dict[str, tuple[Setting, Callable[[Context], bool]]] = {
             "KUBE_OIDC_AUDIENCE (OIDC) or the secret KUBE_TOKEN",
         ),
         _cluster,
+    ),
+    "container_host": (
+        Setting(
+            "container_host",
+            "no container host",
+            "the image is built, pushed and attested, but not rolled out",
+            "set the `production` environment's secrets DEPLOY_DOCKER_HOST (ssh://user@host), "
+            "DEPLOY_SSH_KEY (a private key that host accepts) and DEPLOY_KNOWN_HOSTS (its line "
+            "from `ssh-keyscan`); the host needs docker, haproxy and greenlight on PATH",
+        ),
+        _container_host,
     ),
     "log_source": (
         Setting(
