@@ -6,9 +6,12 @@ free port, state in a short /tmp dir) torn down by PID after each test."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,7 +75,8 @@ def real_bundle(source: Path, root: Path, version: str, answer_offset: float = 0
 
 
 def quick_settings(state: Path, command: tuple[str, ...], **overrides: Any) -> DeploySettings:
-    local = LocalSettings(proxy_port=free_port(), state_dir=state, serve_command=command)
+    ports = {"proxy_port": free_port(), "metrics_port": free_port()}
+    local = LocalSettings(**ports, state_dir=state, serve_command=command)
     watch = WatchSettings(
         window_s=3.0, interval_s=0.5, error_window_s=2.0, min_requests=5, max_latency_ms=2000
     )
@@ -92,6 +96,10 @@ class LocalRig:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.settings.local.proxy_port}/predict"
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.local.metrics_port}/metrics"
+
     def audit(self) -> list[AuditEntry]:
         return read_entries(self.settings.audit_log)
 
@@ -108,15 +116,68 @@ def deploy(rig: LocalRig, bundle: Path) -> Outcome:
         return Controller(target, rig.settings, echo=None).deploy(bundle_candidate(bundle))
 
 
+RIG_MARK = "GREENLIGHT_TEST_RIG"  # in the environment of every process a rig's target starts
+
+
+def marked_processes(mark: str) -> list[int]:
+    """Running processes, found by scanning /proc (not through the target's state or its tags),
+    whose environment carries `RIG_MARK=mark`, or whose ancestry leads to this test process."""
+    needle = f"{RIG_MARK}={mark}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            marked = needle in (entry / "environ").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone while we looked, or not ours to read
+        if stat[0] != "Z" and (marked or _descends_from_us(int(stat[1]))):
+            found.append(int(entry.name))
+    return found
+
+
+def _descends_from_us(parent: int) -> bool:
+    while parent > 1:
+        if parent == os.getpid():
+            return True
+        try:
+            parent = int(Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            return False
+    return False
+
+
 @contextmanager
 def local_rig(command: tuple[str, ...], bundles: Path, **overrides: Any) -> Iterator[LocalRig]:
-    """A private local target; every process it started is stopped by PID on the way out. The
-    state dir is short on purpose: HAProxy's admin socket lives there."""
+    """A private local target; every process it started is stopped by PID on the way out, and
+    then none may be left (a /proc scan for the rig's mark, which every one of them inherits).
+    The state dir is short on purpose: HAProxy's admin socket lives there."""
     state = Path(tempfile.mkdtemp(prefix="gl-deploy-"))
     settings = quick_settings(state, command, **overrides)
+    mark, before = uuid.uuid4().hex, os.environ.get(RIG_MARK)
+    os.environ[RIG_MARK] = mark
     try:
         yield LocalRig(settings, bundles)
     finally:
+        _restore(before)
         with open_local(settings.local, start_proxy=False) as target:
             target.down()
         shutil.rmtree(state, ignore_errors=True)
+        _kill_and_fail(marked_processes(mark))
+
+
+def _restore(before: str | None) -> None:
+    if before is None:
+        os.environ.pop(RIG_MARK, None)
+    else:
+        os.environ[RIG_MARK] = before
+
+
+def _kill_and_fail(left: list[int]) -> None:
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+    assert not left, f"processes {left} of this test outlived `deploy down` (now SIGKILLed)"

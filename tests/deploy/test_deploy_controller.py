@@ -151,6 +151,24 @@ def test_a_breach_after_the_switch_switches_back_and_stops_the_new_color(
     assert ("rollback", "ok") in steps(settings)
 
 
+def test_a_new_color_whose_processes_die_in_the_watch_is_switched_back(
+    settings: DeploySettings,
+) -> None:
+    """Its supervisor died, its orphaned worker still answers every request: still a breach."""
+    target = live_target(settings)
+
+    def supervisor_dies(fake: FakeTarget, color: str) -> None:
+        if color == "green":
+            fake.available = lambda c: c != "green"  # type: ignore[method-assign]
+            fake.failure = lambda c: "process 4242 exited" if c == "green" else None  # type: ignore[method-assign]
+
+    target.on_switch = supervisor_dies
+    outcome = controller(target, settings).deploy(candidate("v2"))
+    assert outcome.decision == "rolled_back" and target.live == "blue"
+    watch = next(e for e in read_entries(settings.audit_log)[::-1] if e.step == "watch")
+    assert watch.reason == "green is no longer running: process 4242 exited"
+
+
 def test_an_error_rate_breach_is_measured_on_router_counts(settings: DeploySettings) -> None:
     target = live_target(settings)
     ticks = iter(range(1000))

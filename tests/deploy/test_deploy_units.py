@@ -11,12 +11,14 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 from deploy_fakes import FakeClock
+from deploy_rig import RIG_MARK, marked_processes
 
 from greenlight.deploy.audit import AuditLog, read_entries
 from greenlight.deploy.metrics import predict_counts
@@ -198,8 +200,12 @@ def test_the_config_listens_on_loopback_and_enables_only_the_live_color(tmp_path
     )
     config = render_config(layout, as_root=True)
     assert "bind 127.0.0.1:8080" in config
-    assert "server blue 127.0.0.1:4001\n" in config
-    assert "server green 127.0.0.1:1 disabled" in config
+    assert "server blue 127.0.0.1:4001 check\n" in config
+    assert "server green 127.0.0.1:1 check disabled" in config
+    assert "option httpchk GET /readyz" in config.split("\nbackend colors")[1]
+    assert "frontend metrics" not in config  # no exporter unless a port is given
+    exported = render_config(replace(layout, metrics_port=8404), as_root=False)
+    assert "bind 127.0.0.1:8404" in exported and "prometheus-exporter" in exported
     assert "uid 65534" in config and f"stats socket {tmp_path / 'h.sock'} mode 600" in config
     assert "uid" not in render_config(layout, as_root=False)
     # a slow client's body is buffered at the proxy: it never holds a service worker
@@ -356,6 +362,51 @@ def test_stop_tree_reaches_a_worker_in_its_own_group(tmp_path: Path) -> None:
     assert len(_ours(record.tag)) == 2
     processes.stop_tree(record, grace_s=5.0)  # SIGTERM to the group misses the worker
     assert _ours(record.tag) == []
+
+
+def deaf_supervisor(mark: Path) -> str:
+    """A supervisor that ignores SIGTERM and never stops its worker (in a session of its own),
+    which writes `mark` and exits on SIGTERM."""
+    worker = (
+        "import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: "
+        f"(pathlib.Path({str(mark)!r}).write_text('term'), sys.exit(0))); "
+        f"pathlib.Path({str(mark)!r}).write_text('listening'); time.sleep(60)"
+    )
+    return (
+        "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"subprocess.Popen([sys.executable, '-c', {worker!r}], start_new_session=True); "
+        "time.sleep(60)"
+    )
+
+
+def test_stop_tree_sends_sigterm_to_every_member_before_sigkill(tmp_path: Path) -> None:
+    mark = tmp_path / "worker-got-sigterm"
+    record = processes.spawn([sys.executable, "-c", deaf_supervisor(mark)], tmp_path / "log")
+    deadline = time.monotonic() + 10
+    while not mark.is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the worker has its SIGTERM handler
+    assert len(_ours(record.tag)) == 2
+    killed = processes.stop_tree(record, grace_s=2.0)
+    assert mark.read_text() == "term"  # the worker heard SIGTERM itself and stopped gracefully
+    assert killed == [record.pid]  # only the deaf supervisor needed SIGKILL
+    assert processes.remaining(record) == [] and _ours(record.tag) == []
+
+
+def test_the_rigs_proc_scan_finds_a_marked_orphan_that_no_state_names(tmp_path: Path) -> None:
+    """What the local rig's teardown relies on: a process that left our ancestry (its parent
+    exited) and that no state file or tag names is still found by its inherited environment."""
+    mark = f"unit-{os.getpid()}"
+    env = {**os.environ, RIG_MARK: mark}
+    orphaning = "import subprocess, sys; subprocess.Popen(['sleep', '30'], start_new_session=True)"
+    subprocess.run([sys.executable, "-c", orphaning], env=env, check=True, timeout=10)
+    found = marked_processes(mark)
+    for pid in found:
+        os.kill(pid, signal.SIGKILL)
+    assert len(found) == 1 and not _descends(found[0])
+
+
+def _descends(pid: int) -> bool:
+    return any(parent.pid == os.getpid() for parent in psutil.Process(pid).parents())
 
 
 def test_exit_reason_reports_the_code(tmp_path: Path) -> None:

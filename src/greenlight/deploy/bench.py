@@ -262,7 +262,9 @@ def _second_release_under_load(
 
 
 def rollout_settings(root: Path) -> DeploySettings:
-    local = LocalSettings(proxy_port=free_port(), state_dir=root / "state")
+    local = LocalSettings(
+        proxy_port=free_port(), metrics_port=free_port(), state_dir=root / "state"
+    )
     return DeploySettings(
         readiness_deadline_s=READY_S, audit_log=root / "audit.jsonl", local=local,
         watch=WatchSettings(window_s=10.0),

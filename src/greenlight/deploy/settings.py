@@ -39,6 +39,8 @@ class WatchSettings(_Strict):
 
 class LocalSettings(_Strict):
     proxy_port: int = Field(8080, ge=1, le=65535)
+    # HAProxy's Prometheus exporter (/metrics) and stats page (/stats), on 127.0.0.1; None: off
+    metrics_port: int | None = Field(8404, ge=1, le=65535)
     state_dir: Path = Path(".deploy/local")
     keep_releases: int = Field(5, ge=2)
     stop_grace_s: float = Field(15.0, gt=0)

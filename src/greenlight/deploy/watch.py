@@ -1,6 +1,7 @@
 """After the switch: watch the new color's error rate (from the router's counters, i.e. what real
 clients got) and its latency (from a canary request per tick) for the watch window; the first
-breach ends the watch so the controller can switch back at once."""
+breach ends the watch so the controller can switch back at once. The new color's processes dying
+(`Target.available` turning false) is a breach too."""
 
 from __future__ import annotations
 
@@ -74,6 +75,14 @@ def canary_breach(canary_ms: Sequence[float | None], settings: WatchSettings) ->
     return f"canary latency {median:.0f} ms (median of {len(recent)}) exceeds {limit:g} ms"
 
 
+def gone_breach(target: Target, color: Color) -> str | None:
+    """A color whose processes died (its supervisor, a replica) is a breach even while what is
+    left of it still answers: nothing would restart a worker that dies next."""
+    if target.available(color):
+        return None
+    return f"{color} is no longer running: {target.failure(color) or 'not available'}"
+
+
 def canary_call(
     client: httpx.Client, record: dict[str, Any] | None, timeout_s: float
 ) -> float | None:
@@ -109,7 +118,11 @@ def watch(
             sleep(settings.interval_s)
             samples.append(_sample(target, color, clock()))
             canary.append(canary_call(client, record, timeout_s))
-            breach = error_breach(samples, settings) or canary_breach(canary, settings)
+            breach = (
+                gone_breach(target, color)
+                or error_breach(samples, settings)
+                or canary_breach(canary, settings)
+            )
             if breach:
                 break
         else:

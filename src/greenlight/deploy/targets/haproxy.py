@@ -1,8 +1,10 @@
 """HAProxy as the local router: one frontend on 127.0.0.1, one backend with a server per color.
 Traffic moves between colors through the runtime API (a unix socket) without a reload, so client
 keep-alive connections are never closed by a switch (an nginx reload closes idle ones; see
-`make bench-deploy`). The config file is rewritten after every change, only so that a restarted
-HAProxy comes back in the same state."""
+`make bench-deploy`). HAProxy health-checks each color on /readyz: a color that stops answering
+is DOWN (clients get a 503 at once instead of waiting on a dead port), which its Prometheus
+exporter shows (`haproxy_server_status`, 127.0.0.1:<metrics_port>/metrics). The config file is
+rewritten after every change, only so that a restarted HAProxy comes back in the same state."""
 
 from __future__ import annotations
 
@@ -21,6 +23,12 @@ BACKEND = "colors"
 UNUSED_PORT = 1  # a server with no service yet points here, and is in maintenance
 SOCKET_PATH_MAX = 100  # unix socket paths are limited to ~108 bytes
 RetireState = Literal["maint", "drain"]
+# A color is DOWN within ~3 s of its last answer to /readyz, UP again after 2 good checks.
+HEALTH = (
+    "  option httpchk GET /readyz",
+    "  timeout check 2s",
+    "  default-server inter 1s fall 3 rise 2",
+)
 
 
 class ProxyError(GreenlightError):
@@ -34,6 +42,7 @@ class ProxyLayout:
     pidfile: Path
     ports: dict[Color, int | None]
     live: Color | None
+    metrics_port: int | None = None  # HAProxy's own Prometheus exporter; None: none
 
 
 DEFAULTS = (
@@ -68,14 +77,23 @@ def render_config(layout: ProxyLayout, as_root: bool) -> str:
         "frontend greenlight",
         f"  bind 127.0.0.1:{layout.listen_port}",
         f"  default_backend {BACKEND}",
-        f"backend {BACKEND}", *servers, "",
+        f"backend {BACKEND}", *HEALTH, *servers, *_metrics(layout.metrics_port), "",
     ])  # fmt: skip
+
+
+def _metrics(port: int | None) -> list[str]:
+    """A read-only frontend on loopback: HAProxy's Prometheus exporter and its stats page."""
+    if port is None:
+        return []
+    exporter = "  http-request use-service prometheus-exporter if { path /metrics }"
+    stats = ["  stats enable", "  stats uri /stats", "  stats refresh 5s"]
+    return ["frontend metrics", f"  bind 127.0.0.1:{port}", exporter, *stats]
 
 
 def _server_line(color: Color, layout: ProxyLayout) -> str:
     port = layout.ports.get(color) or UNUSED_PORT
     state = "" if color == layout.live else " disabled"
-    return f"  server {color} 127.0.0.1:{port}{state}"
+    return f"  server {color} 127.0.0.1:{port} check{state}"
 
 
 def check_socket_path(path: Path) -> Path:

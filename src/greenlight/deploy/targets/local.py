@@ -109,6 +109,7 @@ class LocalTarget:
             listen_port=self.settings.proxy_port, socket=self.api.socket,
             pidfile=self.root / "haproxy.pid", live=state.live,
             ports={color: state.slots[color].port for color in COLORS},
+            metrics_port=self.settings.metrics_port,
         )  # fmt: skip
         write_text(self.root / "haproxy.cfg", render_config(layout, as_root=os.geteuid() == 0))
 
@@ -116,17 +117,23 @@ class LocalTarget:
 
     def ensure_proxy(self) -> None:
         """Start HAProxy unless ours is already running (every deploy command, status included,
-        restarts a dead one from its config, live color and all); refuse a changed proxy port."""
+        restarts a dead one from its config, live color and all); refuse changed ports."""
         state = self._load()
         if state.proxy and processes.alive(state.proxy.record()):
-            if state.proxy_port != self.settings.proxy_port:
-                running = f"HAProxy already listens on port {state.proxy_port}"
-                raise LocalTargetError(f"{running}; run `greenlight deploy down` first")
+            self._refuse_other_ports(state)
             return
         if state.proxy:
             processes.stop_tree(state.proxy.record(), grace_s=2.0)  # anything left of it
             self.restarted_proxy = f"HAProxy {state.proxy.pid} had died"
         self._start_proxy(state)
+
+    def _refuse_other_ports(self, state: LocalState) -> None:
+        wanted = (self.settings.proxy_port, self.settings.metrics_port)
+        if (state.proxy_port, state.metrics_port) != wanted:
+            running = (
+                f"HAProxy already listens on {state.proxy_port} (metrics {state.metrics_port})"
+            )
+            raise LocalTargetError(f"{running}, not {wanted}; run `greenlight deploy down` first")
 
     def _start_proxy(self, state: LocalState) -> None:
         binary = haproxy_binary()
@@ -136,6 +143,7 @@ class LocalTarget:
         record = processes.spawn(command, self.root / "haproxy.log")
         self._await_proxy(record)
         state.proxy, state.proxy_port = ProcessModel.of(record), self.settings.proxy_port
+        state.metrics_port = self.settings.metrics_port
         self._save(state)
 
     def _await_proxy(self, record: processes.ProcessRecord) -> None:
@@ -157,10 +165,10 @@ class LocalTarget:
         records = [slot.process.record() for slot in state.slots.values() if slot.process]
         records += [state.proxy.record()] if state.proxy else []
         killed = [pid for record in records for pid in self._stop(record)]
-        survivors = [process.pid for record in records for process in processes.tree(record)]
+        survivors = [pid for record in records for pid in processes.remaining(record)]
         for color in COLORS:
             state.slots[color] = state.slots[color].model_copy(update={"process": None})
-        state.live, state.proxy, state.proxy_port = None, None, None
+        state.live, state.proxy, state.proxy_port, state.metrics_port = None, None, None, None
         self._save(state)
         if survivors:
             raise LocalTargetError(f"processes {survivors} survived SIGKILL; stop them by hand")
@@ -174,8 +182,19 @@ class LocalTarget:
     def state(self) -> TargetState:
         state = self._load()
         slots = {color: self._slot(color, state.slots[color], described=True) for color in COLORS}
-        router = _proxy_condition(state, self.restarted_proxy)
+        router = _proxy_condition(state, self.restarted_proxy) + self._health(state)
         return TargetState(live=state.live, slots=slots, router=router)
+
+    def _health(self, state: LocalState) -> str:
+        """What HAProxy's health checks say of the live color (what its /metrics exports)."""
+        if state.live is None or state.proxy is None or not processes.alive(state.proxy.record()):
+            return ""
+        try:
+            row = self.api.stats()[state.live]
+        except (OSError, ProxyError) as error:
+            return f"; its health checks could not be read ({error})"
+        check = f"{row.get('check_status') or 'no check'} {row.get('check_desc') or ''}".strip()
+        return f"; live {state.live} is {row.get('status')} to its health checks ({check})"
 
     def _slot(self, color: Color, slot: SlotModel, described: bool = False) -> Slot:
         """Running means its supervisor runs; `described` adds the whole tree's condition (it
@@ -267,8 +286,13 @@ class LocalTarget:
             return  # no router to ask: the service's own graceful shutdown still finishes them
 
     def _stop_process(self, slot: SlotModel) -> None:
-        if slot.process is not None:
-            processes.stop_tree(slot.process.record(), self.settings.stop_grace_s)
+        if slot.process is None:
+            return
+        record = slot.process.record()
+        processes.stop_tree(record, self.settings.stop_grace_s)
+        survivors = processes.remaining(record)
+        if survivors:
+            raise LocalTargetError(f"processes {survivors} survived SIGKILL; stop them by hand")
 
     def _snapshot(self, bundle: Path, version: str) -> Path:
         """A private copy of the bundle under releases/, named by version and manifest hash."""
@@ -299,10 +323,11 @@ def _slot_condition(slot: SlotModel, running: bool) -> str:
     count = len(processes.tree(record))
     if running:
         return f"running: supervisor {record.pid} and {count - 1} more processes"
+    redeploy = "the next `greenlight deploy` replaces it"
     if count:
-        left = f"{count} of its processes still run, unsupervised (`greenlight deploy down`)"
+        left = f"{count} of its processes still run, unsupervised; {redeploy}"
         return f"dead: supervisor {record.pid} is gone; {left}"
-    return f"dead: supervisor {record.pid} and every process it started are gone"
+    return f"dead: supervisor {record.pid} and every process it started are gone; {redeploy}"
 
 
 def _proxy_condition(state: LocalState, restarted: str | None) -> str:

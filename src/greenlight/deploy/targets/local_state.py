@@ -52,6 +52,7 @@ class LocalState(_Model):
     live: Color | None = None
     proxy: ProcessModel | None = None
     proxy_port: int | None = None
+    metrics_port: int | None = None  # of the running HAProxy's exporter
     slots: dict[Color, SlotModel] = Field(
         default_factory=lambda: {color: SlotModel() for color in COLORS}
     )

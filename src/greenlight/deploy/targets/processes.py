@@ -98,14 +98,15 @@ def _carries(process: psutil.Process, tag: str) -> bool:
 
 
 def stop_tree(record: ProcessRecord, grace_s: float) -> list[int]:
-    """SIGTERM the process group (the supervisor stops its workers gracefully), or each process
-    of the tree when the supervisor is gone; wait up to `grace_s` for the whole tree, SIGKILL
-    what is left, then anything the tree started meanwhile. Returns the pids that were killed."""
+    """SIGTERM every member of the tree (workers in groups of their own included: a worker
+    orphaned by a dead supervisor has nobody else to stop it; a supervised one also hears from its
+    supervisor, and a second SIGTERM does not hurry uvicorn's graceful shutdown), wait up to
+    `grace_s` for all of them, SIGKILL what is left, then anything the tree started meanwhile
+    (a worker respawned in the race). Returns the pids that were killed."""
     members = tree(record)
     if alive(record):
         _signal_group(record.pid, signal.SIGTERM)
-    else:
-        _signal_each(members, signal.SIGTERM)
+    _signal_each(members, signal.SIGTERM)
     leftover = _wait_gone(members, grace_s)
     leftover += [process for process in tree(record) if process not in leftover]
     _signal_each(leftover, signal.SIGKILL)
@@ -114,6 +115,11 @@ def stop_tree(record: ProcessRecord, grace_s: float) -> list[int]:
     if child is not None:
         child.poll()
     return [process.pid for process in leftover]
+
+
+def remaining(record: ProcessRecord) -> list[int]:
+    """The pids of the tree still running (after a stop: what survived it)."""
+    return [process.pid for process in tree(record)]
 
 
 def _family(record: ProcessRecord) -> list[psutil.Process]:
