@@ -34,7 +34,7 @@ def spec(user: str | None = None) -> ContainerSpec:
     return ContainerSpec(
         name="greenlight-green", image=DIGEST, labels={"greenlight.dev/color": "green"},
         port=40123, volume="greenlight-green-logs", log_dir="/var/log/greenlight", user=user,
-        args=["--port", "40123"], stop_grace_s=10,
+        env={"BENTOML_PORT": "40123"}, args=["--workers", "1"], stop_grace_s=10,
     )  # fmt: skip
 
 
@@ -48,7 +48,8 @@ def test_a_color_runs_read_only_without_capabilities_on_the_host_network() -> No
     assert "--read-only" in args and "--detach" in args
     assert ("--mount", "type=volume,src=greenlight-green-logs,dst=/var/log/greenlight") in pairs
     assert not {"--privileged", "-p", "--publish", "--user"} & set(args)  # the image's own USER
-    assert args[-3:] == [DIGEST, "--port", "40123"]  # the service's arguments after the image
+    assert ("--env", "BENTOML_PORT=40123") in pairs
+    assert args[-3:] == [DIGEST, "--workers", "1"]  # the service's arguments after the image
     with_user = run_args(spec("65532:65532"))
     assert with_user[with_user.index("--user") + 1] == "65532:65532"
 
@@ -186,3 +187,20 @@ def test_the_docker_target_needs_an_image(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "--target docker needs --image" in done.stderr
+
+
+def test_a_color_listens_on_loopback_at_its_port_and_logs_to_its_volume(tmp_path: Path) -> None:
+    """The serving image's own variables: BentoML's host and port, greenlight's prediction log."""
+    engine = FakeEngine([])
+    docker_target = target(tmp_path, engine)
+    with pytest.raises(OSError):  # no HAProxy here to point at the new port: after the run
+        docker_target.start("green", Release("v1", DIGEST))
+    run = next(call for call in engine.calls if call[0] == "run")
+    port = json.loads((tmp_path / "state.json").read_text())["slots"]["green"]["port"]
+    env = {run[i + 1] for i, part in enumerate(run) if part == "--env"}
+    assert env == {
+        "BENTOML_HOST=127.0.0.1", f"BENTOML_PORT={port}",
+        "GREENLIGHT_PREDICTION_LOG=/var/log/greenlight/predictions.jsonl",
+    }  # fmt: skip
+    assert run[-1] == DIGEST  # the image's own CMD serves
+    assert ("pull", "--quiet", DIGEST) in engine.calls

@@ -141,3 +141,15 @@ def test_deploy_config_for_docker_asks_for_the_container_host(
                 GITHUB_OUTPUT=str(output))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert output.read_text() == f"container_host={configured}\n"
+
+
+def test_a_local_engine_socket_runs_the_rollout_here_with_that_docker_host(tmp_path: Path) -> None:
+    fake = tmp_path / "greenlight"
+    fake.write_text('#!/bin/sh\necho "DOCKER_HOST=$DOCKER_HOST $*" >"$FAKE_SSH_LOG/greenlight"\n')
+    fake.chmod(0o755)
+    socket = "unix:///run/greenlight/docker.sock"
+    done = run_script(tmp_path, IMAGE=IMAGE, DEPLOY_DOCKER_HOST=socket, GREENLIGHT=str(fake))
+    assert done.returncode == 0, done.stderr
+    ran = (tmp_path / "calls" / "greenlight").read_text()
+    assert ran.startswith(f"DOCKER_HOST={socket} deploy --target docker --image {IMAGE}")
+    assert not (tmp_path / "calls" / "0").exists()  # no ssh

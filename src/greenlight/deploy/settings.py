@@ -73,15 +73,16 @@ class DockerSettings(_Strict):
     drain_s: float = Field(10.0, ge=0)  # in-flight requests on the old color get this long
     stop_grace_s: float = Field(10.0, ge=1)  # then `docker stop --time`: SIGTERM, later SIGKILL
     command_timeout_s: float = Field(300.0, gt=0)  # one docker CLI call (a pull can be slow)
-    # The arguments after the image: the service, on 127.0.0.1 of the host, logging to the volume.
-    args: tuple[str, ...] = (
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--prediction-log",
-        "{log_dir}/predictions.jsonl",
+    # The service's environment ({port} {log_dir} filled in): the serving image's own variables,
+    # so it listens on 127.0.0.1 of the host at the color's port and logs to the volume.
+    env: dict[str, str] = Field(
+        default_factory=lambda: {
+            "BENTOML_HOST": "127.0.0.1",
+            "BENTOML_PORT": "{port}",
+            "GREENLIGHT_PREDICTION_LOG": "{log_dir}/predictions.jsonl",
+        }
     )
+    args: tuple[str, ...] = ()  # after the image: empty runs the image's own CMD
 
 
 class KubernetesSettings(_Strict):

@@ -34,7 +34,7 @@ from greenlight.deploy.targets.docker_engine import (
     check_digest_reference,
     check_user,
     describe,
-    fill_args,
+    fill,
     run_args,
 )
 from greenlight.deploy.targets.docker_state import (
@@ -207,23 +207,27 @@ class DockerTarget:
         self.engine("rm", "--force", name)
 
     def _spec(self, color: Color, release: Release, port: int, user: str) -> ContainerSpec:
-        labels = {
-            f"{LABEL}/target": self.settings.name_prefix,
-            f"{LABEL}/color": color,
-            f"{LABEL}/version": release.version,
-        }
-        log_dir = self.settings.log_dir
+        settings, log_dir = self.settings, self.settings.log_dir
         return ContainerSpec(
             name=self.container_name(color),
             image=release.source,
-            labels=labels,
+            labels=self._labels(color, release),
             port=port,
             volume=self.volume_name(color),
             log_dir=log_dir,
-            user=user if self.settings.user else None,  # else the image's own, already checked
-            args=fill_args(self.settings.args, port, log_dir),
-            stop_grace_s=self.settings.stop_grace_s,
+            user=user if settings.user else None,  # else the image's own, already checked
+            env={key: fill(value, port, log_dir) for key, value in settings.env.items()},
+            args=[fill(part, port, log_dir) for part in settings.args],
+            stop_grace_s=settings.stop_grace_s,
         )
+
+    def _labels(self, color: Color, release: Release) -> dict[str, str]:
+        prefix = self.settings.name_prefix
+        return {
+            f"{LABEL}/target": prefix,
+            f"{LABEL}/color": color,
+            f"{LABEL}/version": release.version,
+        }
 
     def _ensure_volume(self, color: Color) -> None:
         volume = self.volume_name(color)

@@ -54,6 +54,7 @@ class ContainerSpec:
     volume: str
     log_dir: str
     user: str | None
+    env: Mapping[str, str]
     args: Sequence[str]
     stop_grace_s: float
 
@@ -79,13 +80,14 @@ def run_args(spec: ContainerSpec) -> list[str]:
     user = ["--user", spec.user] if spec.user else []
     mount = ["--mount", f"type=volume,src={spec.volume},dst={spec.log_dir}"]
     stop = ["--stop-timeout", str(round(spec.stop_grace_s))]
-    env = ["--env", f"GREENLIGHT_PORT={spec.port}"]
+    env = [part for key, value in spec.env.items() for part in ("--env", f"{key}={value}")]
     options = [*labels, *HARDENING, *user, *mount, *stop, *env]
     return ["run", "--detach", "--name", spec.name, *options, spec.image, *spec.args]
 
 
-def fill_args(args: Sequence[str], port: int, log_dir: str) -> list[str]:
-    return [part.format(port=port, log_dir=log_dir) for part in args]
+def fill(template: str, port: int, log_dir: str) -> str:
+    """A setting's {port} and {log_dir} filled in."""
+    return template.format(port=port, log_dir=log_dir)
 
 
 @dataclass(frozen=True)

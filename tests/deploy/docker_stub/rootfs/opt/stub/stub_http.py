@@ -1,10 +1,11 @@
 """A stand-in for `greenlight serve` inside a container, stdlib only: GET /livez, /readyz,
 /metrics and POST /predict, HTTP/1.1 keep-alive, a prediction log line per record. What it
 answers comes from the environment: GREENLIGHT_STUB_MANIFEST (model_version, known_answers: other
-records get 0.5) and GREENLIGHT_STUB_FAULT ({"startup_delay": s} | {"exit_code": n}). SIGTERM
-stops it gracefully: requests in flight are answered first.
+records get 0.5) and GREENLIGHT_STUB_FAULT ({"startup_delay": s} | {"exit_code": n}); where it
+listens and logs, as the serving image: BENTOML_HOST, BENTOML_PORT, GREENLIGHT_PREDICTION_LOG.
+SIGTERM stops it gracefully: requests in flight are answered first.
 
-Run: python3 stub_http.py --host H --port N [--prediction-log PATH] | --probe (the HEALTHCHECK)"""
+Run: python3 stub_http.py [--host H --port N --prediction-log PATH] | --probe (the HEALTHCHECK)"""
 
 from __future__ import annotations
 
@@ -125,16 +126,17 @@ def handler(stub):
 
 
 def probe():
-    port = os.environ.get("GREENLIGHT_PORT", "3000")
+    port = os.environ.get("BENTOML_PORT", "3000")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
         sys.exit(0 if response.status == 200 else 1)
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--prediction-log")
+    env = os.environ
+    parser.add_argument("--host", default=env.get("BENTOML_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env.get("BENTOML_PORT", "3000")))
+    parser.add_argument("--prediction-log", default=env.get("GREENLIGHT_PREDICTION_LOG"))
     parser.add_argument("--probe", action="store_true")
     options = parser.parse_args()
     if options.probe:
