@@ -25,7 +25,7 @@ from greenlight.deploy.metrics import predict_counts
 from greenlight.deploy.readiness import Probes, Refusal, wait_ready
 from greenlight.deploy.settings import LocalSettings, WatchSettings, load_settings, parse_settings
 from greenlight.deploy.shadow import agreement, observed_from
-from greenlight.deploy.smoke import judge_answers, percentile
+from greenlight.deploy.smoke import judge_answers, percentile, predict
 from greenlight.deploy.summary import render_summary
 from greenlight.deploy.targets import processes
 from greenlight.deploy.targets.haproxy import (
@@ -114,6 +114,21 @@ def test_known_answers_name_the_records_that_differ_and_by_how_much() -> None:
 def test_the_wrong_version_or_count_fails(answer: dict[str, object], expected: str) -> None:
     check = judge_answers(answer, "v1", [0.1], tolerance=1e-4)
     assert not check.passed and expected in check.detail
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (httpx.Response(500), "/predict answered 500"),
+        (httpx.Response(200, text="<html>"), "/predict answered a body that is not JSON"),
+    ],
+)
+def test_a_bad_predict_answer_is_a_greenlight_error(
+    response: httpx.Response, expected: str
+) -> None:
+    """A user-facing error (one line and the CLI's exit code, not a traceback), naming the fault."""
+    with pytest.raises(GreenlightError, match=expected):
+        predict(client_for(lambda request: response), [{"age": 1}])
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from greenlight.deploy.settings import SmokeSettings
+from greenlight.errors import GreenlightError
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -87,7 +88,7 @@ def check_known_answers(
     return judge_answers(body, version, [answer.probability for answer in answers], tolerance)
 
 
-class PredictError(Exception):
+class PredictError(GreenlightError):
     """A /predict call that did not give a well-formed answer."""
 
 
