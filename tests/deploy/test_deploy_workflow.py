@@ -143,13 +143,29 @@ def test_deploy_config_for_docker_asks_for_the_container_host(
     assert output.read_text() == f"container_host={configured}\n"
 
 
-def test_a_local_engine_socket_runs_the_rollout_here_with_that_docker_host(tmp_path: Path) -> None:
+def test_a_local_engine_socket_runs_the_rollout_here_with_its_state_in_home(
+    tmp_path: Path,
+) -> None:
+    """A runner on the container host: the target's state outlives the job's workspace."""
     fake = tmp_path / "greenlight"
-    fake.write_text('#!/bin/sh\necho "DOCKER_HOST=$DOCKER_HOST $*" >"$FAKE_SSH_LOG/greenlight"\n')
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "$(pwd) DOCKER_HOST=$DOCKER_HOST $*" >"$FAKE_SSH_LOG/greenlight"\n'
+        'mkdir -p .deploy && echo \'{"step": "decision"}\' >.deploy/audit.jsonl\n'
+    )
     fake.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
     socket = "unix:///run/greenlight/docker.sock"
-    done = run_script(tmp_path, IMAGE=IMAGE, DEPLOY_DOCKER_HOST=socket, GREENLIGHT=str(fake))
+    done = run_script(
+        tmp_path, IMAGE=IMAGE, DEPLOY_DOCKER_HOST=socket, GREENLIGHT=str(fake), HOME=str(home)
+    )
     assert done.returncode == 0, done.stderr
     ran = (tmp_path / "calls" / "greenlight").read_text()
-    assert ran.startswith(f"DOCKER_HOST={socket} deploy --target docker --image {IMAGE}")
+    bundle = tmp_path / "bundle"
+    assert (
+        ran
+        == f"{home} DOCKER_HOST={socket} deploy --target docker --image {IMAGE} --bundle {bundle}\n"
+    )
+    assert (tmp_path / ".deploy" / "audit.jsonl").read_text() == '{"step": "decision"}\n'
     assert not (tmp_path / "calls" / "0").exists()  # no ssh
