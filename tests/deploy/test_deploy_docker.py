@@ -68,6 +68,10 @@ def test_a_rollout_under_keep_alive_load_loses_no_request_and_rollback_brings_th
     print(
         f"rollout v1 -> v2 (start, ready, smoke, switch, 3 s watch, drain, stop): {rollout_s:.1f} s"
     )
+    if failed:  # when they failed, beside what the controller was doing
+        print([(f"{a.sent:.2f}", a.status, a.error) for a in failed[:3]], failed[-1].sent)
+        print([(entry_time(e.time), e.step, e.reason) for e in rig.audit()[-12:]])
+        print((rig.settings.docker.state_dir / "haproxy.log").read_text()[-3000:])
     assert len(answers) == load.sent and failed == [], failed[:5]
     versions = [answer.version for answer in answers]
     assert set(versions) == {"v1", "v2"} and "v1" not in versions[versions.index("v2") + 4 :]

@@ -193,7 +193,7 @@ def test_a_color_listens_on_loopback_at_its_port_and_logs_to_its_volume(tmp_path
     """The serving image's own variables: BentoML's host and port, greenlight's prediction log."""
     engine = FakeEngine([])
     docker_target = target(tmp_path, engine)
-    with pytest.raises(OSError):  # no HAProxy here to point at the new port: after the run
+    with pytest.raises(OSError):  # no HAProxy here to put it in maintenance: after the run
         docker_target.start("green", Release("v1", DIGEST))
     run = next(call for call in engine.calls if call[0] == "run")
     port = json.loads((tmp_path / "state.json").read_text())["slots"]["green"]["port"]

@@ -24,7 +24,15 @@ import httpx
 
 from greenlight.deploy.settings import DockerSettings
 from greenlight.deploy.smoke import answers_ok
-from greenlight.deploy.targets.base import COLORS, Color, Release, Slot, TargetState, Traffic
+from greenlight.deploy.targets.base import (
+    COLORS,
+    Color,
+    Release,
+    Slot,
+    TargetState,
+    Traffic,
+    other,
+)
 from greenlight.deploy.targets.docker_engine import (
     LABEL,
     ContainerInfo,
@@ -193,6 +201,9 @@ class DockerTarget:
         state.slots[color] = ContainerSlot(release=source, port=port, container=container)
         self._save(state)  # recorded before anything else can fail, so a stop finds it
         self.healthy[color] = 0
+        # in maintenance until the switch: no health checks, so it leaves it UP (a server left
+        # in drain keeps being checked, and one still DOWN when routed to leaves no server)
+        self.proxy.api.set_state(color, "maint")
         self.proxy.api.point(color, port)
 
     def _clear_name(self, color: Color) -> None:
@@ -240,11 +251,15 @@ class DockerTarget:
         return info if info is not None and info.id == slot.container else None
 
     def available(self, color: Color) -> bool:
-        """Its container runs and /readyz answered 200 `healthy_checks` times in a row (a model
-        that warms up may answer once, then stall)."""
+        """Its container runs and, before it first counts as available, /readyz answered 200
+        `healthy_checks` times in a row (a model that warms up may answer once, then stall).
+        After that (the watch asks every tick), a container that stops running is unavailable."""
         info = self._container(color)
+        running = info is not None and info.running
+        if self.healthy.get(color, 0) >= self.settings.healthy_checks:
+            return running
         with self.client(color) as client:
-            good = info is not None and info.running and answers_ok(client, "/readyz")
+            good = running and answers_ok(client, "/readyz")
         self.healthy[color] = self.healthy.get(color, 0) + 1 if good else 0
         return self.healthy[color] >= self.settings.healthy_checks
 
@@ -274,7 +289,8 @@ class DockerTarget:
             if info is None or not info.running or not answers_ok(client, "/readyz"):
                 raise DockerTargetError(f"refusing to switch to {color}: {describe(info)}")
         state = self._load()
-        self.proxy.api.route(color, retire="drain")
+        old = state.slots[other(color)].container is not None  # drained only while it runs
+        self.proxy.api.route(color, retire="drain" if old else "maint")
         state.live = color
         self._save(state)
 
