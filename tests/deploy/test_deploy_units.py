@@ -51,14 +51,14 @@ def test_settings_default_when_the_section_is_absent(tmp_path: Path) -> None:
 
 def test_the_repository_params_have_a_valid_deploy_section() -> None:
     settings = load_settings(Path(__file__).parents[2] / "params.yaml")
-    assert settings.smoke.tolerance > 0 and settings.local.proxy_port == 8080
+    assert settings.smoke.latency_budget_ms > 0 and settings.local.proxy_port == 8080
 
 
 def test_a_bad_setting_names_its_dotted_key() -> None:
     with pytest.raises(ConfigError, match=r"deploy\.watch\.window_s"):
         parse_settings({"watch": {"window_s": -1}})
-    with pytest.raises(ConfigError, match=r"deploy\.smoke\.tolrance"):
-        parse_settings({"smoke": {"tolrance": 0.1}})
+    with pytest.raises(ConfigError, match=r"deploy\.smoke\.latency_budget"):
+        parse_settings({"smoke": {"latency_budget": 0.1}})
 
 
 # -- audit log -----------------------------------------------------------------------------------

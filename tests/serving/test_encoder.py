@@ -18,6 +18,7 @@ from conftest import PipelineRun
 from greenlight.artifacts import Bundle, load_bundle
 from greenlight.errors import ArtifactError
 from greenlight.features import to_model_frame, transform
+from greenlight.known_answers import DEFAULT_TOLERANCE
 from greenlight.serving import predictor as predictor_module
 from greenlight.serving.encoder import (
     NumericBlock,
@@ -125,7 +126,7 @@ def test_labels_follow_the_bundle_threshold(bundle: Bundle) -> None:
 
 
 def test_known_answers_are_reproduced(bundle: Bundle) -> None:
-    assert check_known_answers(Predictor.for_bundle(bundle)) == len(
+    assert check_known_answers(Predictor.for_bundle(bundle), DEFAULT_TOLERANCE) == len(
         bundle.manifest["known_answers"]
     )
 
@@ -136,7 +137,7 @@ def test_a_wrong_known_answer_names_the_record(bundle_copy: Path) -> None:
     manifest["known_answers"][2]["probability"] += 0.01
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match=r"known answer 2: probability .* differs"):
-        check_known_answers(Predictor.for_bundle(load_bundle(bundle_copy)))
+        check_known_answers(Predictor.for_bundle(load_bundle(bundle_copy)), DEFAULT_TOLERANCE)
 
 
 def test_a_bundle_without_known_answers_cannot_warm_up(bundle_copy: Path) -> None:
@@ -145,4 +146,4 @@ def test_a_bundle_without_known_answers_cannot_warm_up(bundle_copy: Path) -> Non
     manifest["known_answers"] = []
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="no known_answers"):
-        check_known_answers(Predictor.for_bundle(load_bundle(bundle_copy)))
+        check_known_answers(Predictor.for_bundle(load_bundle(bundle_copy)), DEFAULT_TOLERANCE)

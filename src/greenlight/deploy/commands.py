@@ -162,9 +162,12 @@ def _settings(params: Path) -> DeploySettings:
 
 
 def _controller(target: Target, params: Path) -> Controller:
+    """The smoke test judges the known answers with the tolerance the service's warm-up uses."""
     from greenlight.deploy.controller import Controller  # noqa: PLC0415
+    from greenlight.serving.settings import resolve  # noqa: PLC0415
 
-    return Controller(target, _settings(params))
+    tolerance = resolve(params).known_answer_tolerance
+    return Controller(target, _settings(params), known_answer_tolerance=tolerance)
 
 
 def _finish(outcome: Outcome) -> None:

@@ -24,6 +24,7 @@ from greenlight.deploy.smoke import Check, Clock, KnownAnswer, Sleep, smoke_test
 from greenlight.deploy.targets.base import Color, Release, Target, TargetState
 from greenlight.deploy.watch import watch
 from greenlight.errors import GreenlightError
+from greenlight.known_answers import DEFAULT_TOLERANCE
 
 Decision = Literal["deployed", "rejected", "rolled_back"]
 
@@ -58,6 +59,8 @@ class Controller:
     echo: TextIO | None = field(default_factory=lambda: sys.stdout)
     clock: Clock = time.monotonic
     sleep: Sleep = time.sleep
+    # the smoke test judges known answers with the service's own serving.known_answer_tolerance
+    known_answer_tolerance: float = DEFAULT_TOLERANCE
 
     def deploy(self, candidate: Candidate, action: str = "deploy") -> Outcome:
         """Roll `candidate` out on the idle color; the live color keeps serving unless it passes."""
@@ -175,7 +178,10 @@ class Rollout:
 
     def smoke(self) -> str | None:
         with self.target.client(self.idle) as client:
-            checks = smoke_test(client, self.version, self.candidate.answers, self.settings.smoke)
+            tolerance = self.controller.known_answer_tolerance
+            checks = smoke_test(
+                client, self.version, self.candidate.answers, self.settings.smoke, tolerance
+            )
         return self._judge("smoke", checks)
 
     def shadow(self) -> str | None:

@@ -16,7 +16,7 @@ class _Strict(BaseModel):
 
 
 class SmokeSettings(_Strict):
-    tolerance: float = Field(1e-4, ge=0)  # |served - recorded| probability per known answer
+    # the known answers' tolerance is the service's own: serving.known_answer_tolerance
     latency_budget_ms: float = Field(250.0, gt=0)  # p95 of single-record requests
     latency_requests: int = Field(20, ge=1)
 

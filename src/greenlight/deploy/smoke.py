@@ -14,6 +14,7 @@ import httpx
 
 from greenlight.deploy.settings import SmokeSettings
 from greenlight.errors import GreenlightError
+from greenlight.known_answers import compare
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -45,11 +46,13 @@ def smoke_test(
     version: str,
     answers: Sequence[KnownAnswer] | None,
     settings: SmokeSettings,
+    tolerance: float,
 ) -> list[Check]:
-    """Health, the served version and the known answers, and the latency budget."""
+    """Health, the served version and the known answers (within `tolerance`: the service's own
+    serving.known_answer_tolerance), and the latency budget."""
     return [
         check_health(client),
-        check_known_answers(client, version, answers, settings.tolerance),
+        check_known_answers(client, version, answers, tolerance),
         check_latency(client, answers, settings),
     ]
 
@@ -119,18 +122,13 @@ def judge_answers(
     if len(served) != len(recorded):
         detail = f"{len(served)} predictions for {len(recorded)} records"
         return Check("known_answers", False, detail)
-    gaps = [_gap(value, expected) for value, expected in zip(served, recorded, strict=True)]
-    wrong = [index for index, gap in enumerate(gaps) if gap > tolerance]
-    worst = max(gaps, default=0.0)
+    comparison = compare(served, recorded, tolerance)
+    wrong, worst = comparison.wrong, comparison.worst
     values = {"records": len(recorded), "mismatches": wrong, "max_gap": worst}
     if wrong:
         detail = f"records {wrong} differ from training by up to {worst:.3g} (tol. {tolerance:g})"
         return Check("known_answers", False, detail, values)
     return Check("known_answers", True, f"{len(recorded)} records within {tolerance:g}", values)
-
-
-def _gap(served: object, recorded: float) -> float:
-    return abs(served - recorded) if isinstance(served, int | float) else math.inf
 
 
 def check_latency(

@@ -41,7 +41,7 @@ class Engine:
         import_skops_without_torch()  # before the bundle's loader imports it (serving/imports.py)
         bundle = load_bundle(settings.bundle)
         predictor = Predictor.for_bundle(bundle)
-        checked = check_known_answers(predictor)
+        checked = check_known_answers(predictor, settings.known_answer_tolerance)
         log = _open_log(settings, logged_columns(bundle.spec, bundle.features), on_loss)
         path = "fast encoder" if predictor.encoder else "fitted preprocessor"
         logger.info(

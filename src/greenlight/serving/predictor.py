@@ -14,13 +14,10 @@ import pandas as pd
 
 from greenlight.artifacts import Bundle
 from greenlight.errors import ArtifactError, GreenlightError
+from greenlight.known_answers import compare
 from greenlight.serving.encoder import RowEncoder, compile_encoder, matches_preprocessor
 
 logger = logging.getLogger(__name__)
-
-# Known answers were computed by the same model at training time; anything but float noise means
-# the service does not run the model the manifest describes.
-KNOWN_ANSWER_TOLERANCE = 1e-5
 
 
 class ModelOutputError(GreenlightError, ArithmeticError):
@@ -76,20 +73,21 @@ class Predictor:
         ]
 
 
-def check_known_answers(predictor: Predictor) -> int:
-    """Predict every known-answer record of the manifest; raise ArtifactError on a mismatch.
-    Returns how many were checked (the warm-up that readiness waits for)."""
+def check_known_answers(predictor: Predictor, tolerance: float) -> int:
+    """Predict every known-answer record of the manifest; raise ArtifactError when one is further
+    than `tolerance` from its recorded probability. Returns how many were checked (the warm-up
+    that readiness waits for)."""
     answers = predictor.bundle.manifest.get("known_answers") or []
     if not answers:
         raise ArtifactError("the bundle manifest has no known_answers to warm up with")
-    records = [answer["record"] for answer in answers]
-    expected = np.array([answer["probability"] for answer in answers], dtype=np.float64)
-    actual = predictor.probabilities(records)
-    wrong = np.flatnonzero(np.abs(actual - expected) > KNOWN_ANSWER_TOLERANCE)
-    if wrong.size:
-        first = int(wrong[0])
+    expected = [float(answer["probability"]) for answer in answers]
+    actual = predictor.probabilities([answer["record"] for answer in answers]).tolist()
+    wrong = compare(actual, expected, tolerance).wrong
+    if wrong:
+        first = wrong[0]
         raise ArtifactError(
             f"known answer {first}: probability {actual[first]:.6f} differs from the "
-            f"{expected[first]:.6f} recorded at training ({wrong.size} of {len(answers)} differ)"
+            f"{expected[first]:.6f} recorded at training by more than {tolerance:g} "
+            f"({len(wrong)} of {len(answers)} differ)"
         )
     return len(answers)

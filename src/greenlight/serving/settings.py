@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from greenlight.config import DEFAULT_PARAMS, read_yaml
 from greenlight.errors import ConfigError
+from greenlight.known_answers import DEFAULT_TOLERANCE
 from greenlight.paths import BUNDLE
 
 # Each setting's environment variable; the service reads only these.
@@ -29,6 +30,7 @@ ENVIRONMENT = {
     "log_flush_seconds": "GREENLIGHT_LOG_FLUSH_SECONDS",
     "log_queue_lines": "GREENLIGHT_LOG_QUEUE_LINES",
     "gc_freeze": "GREENLIGHT_GC_FREEZE",
+    "known_answer_tolerance": "GREENLIGHT_KNOWN_ANSWER_TOLERANCE",
 }
 
 
@@ -49,6 +51,8 @@ class ServingSettings(BaseModel):
     log_queue_lines: int = Field(50_000, ge=1, le=10_000_000)
     # after startup, move the heap (model, libraries) out of the garbage collector's sight
     gc_freeze: bool = True
+    # |served - recorded| per known answer, in the warm-up and in the deploy smoke test
+    known_answer_tolerance: float = Field(DEFAULT_TOLERANCE, ge=0, le=0.01)
 
     def environment(self) -> dict[str, str]:
         """The variables that make a worker process see exactly these settings."""
