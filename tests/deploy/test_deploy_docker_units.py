@@ -24,8 +24,10 @@ from greenlight.deploy.targets.docker_engine import (
     parse_inspect,
     run_args,
 )
-from greenlight.deploy.targets.docker_state import ContainerSlot, DockerState, save_state
-from greenlight.deploy.targets.local_state import ReleaseModel
+from greenlight.deploy.targets.docker_state import ContainerSlot, DockerState
+from greenlight.deploy.targets.local_state import LocalState
+from greenlight.deploy.targets.state_dir import ReleaseModel, exclusive
+from greenlight.errors import GreenlightError
 
 DIGEST = "127.0.0.1:5000/greenlight@sha256:" + "ab" * 32
 
@@ -143,7 +145,7 @@ def target(tmp_path: Path, engine: FakeEngine, slot: ContainerSlot | None = None
     state = DockerState()
     if slot is not None:
         state.slots["blue"] = slot
-    save_state(tmp_path / "state.json", state)
+    state.save(tmp_path / "state.json")
     return DockerTarget(settings, engine)  # type: ignore[arg-type]
 
 
@@ -204,3 +206,21 @@ def test_a_color_listens_on_loopback_at_its_port_and_logs_to_its_volume(tmp_path
     }  # fmt: skip
     assert run[-1] == DIGEST  # the image's own CMD serves
     assert ("pull", "--quiet", DIGEST) in engine.calls
+
+
+def test_one_deployment_at_a_time_with_the_targets_own_error(tmp_path: Path) -> None:
+    lock = tmp_path / "lock"
+    refused = pytest.raises(DockerTargetError, match=str(lock))
+    with exclusive(lock, DockerTargetError), refused, exclusive(lock, DockerTargetError):
+        pass
+    with exclusive(lock, DockerTargetError):  # released: the next deployment gets in
+        pass
+
+
+def test_a_state_file_of_the_other_target_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    LocalState(metrics_port=8404).save(path)
+    with pytest.raises(GreenlightError, match=rf"{path}: not a docker deploy state file"):
+        DockerState.load(path)
+    assert LocalState.load(path).metrics_port == 8404
+    assert DockerState.load(tmp_path / "none.json") == DockerState()

@@ -12,7 +12,6 @@ state.json remembers. Every container and volume it creates carries the label
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -45,14 +44,9 @@ from greenlight.deploy.targets.docker_engine import (
     fill,
     run_args,
 )
-from greenlight.deploy.targets.docker_state import (
-    ContainerSlot,
-    DockerState,
-    load_state,
-    save_state,
-)
-from greenlight.deploy.targets.local_state import ReleaseModel
+from greenlight.deploy.targets.docker_state import ContainerSlot, DockerState
 from greenlight.deploy.targets.proxy_host import HostProxy
+from greenlight.deploy.targets.state_dir import ReleaseModel, exclusive
 from greenlight.errors import GreenlightError
 from greenlight.files import write_text
 from greenlight.localnet import free_port
@@ -85,24 +79,11 @@ def open_docker(
     check_engine_is_local(environment)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     engine = DockerCli(environment, timeout_s=settings.command_timeout_s)
-    with _exclusive(settings.state_dir / "lock"):
+    with exclusive(settings.state_dir / "lock", DockerTargetError):
         target = DockerTarget(settings, engine)
         if start_proxy:
             target.ensure_proxy()
         yield target
-
-
-@contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise DockerTargetError(f"another deployment is running (it holds {path})") from error
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -134,10 +115,10 @@ class DockerTarget:
         return f"{self.settings.name_prefix}-{color}-logs"
 
     def _load(self) -> DockerState:
-        return load_state(self.root / "state.json")
+        return DockerState.load(self.root / "state.json")
 
     def _save(self, state: DockerState) -> None:
-        save_state(self.root / "state.json", state)
+        state.save(self.root / "state.json")
         self.proxy.write_config(state.live, {c: state.slots[c].port for c in COLORS})
 
     # -- the router -------------------------------------------------------------------------

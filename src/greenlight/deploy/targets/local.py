@@ -5,7 +5,6 @@ deployed (so a rollback can restart a version whose `models/bundle` has since be
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -28,15 +27,9 @@ from greenlight.deploy.targets.haproxy import (
     check_socket_path,
     render_config,
 )
-from greenlight.deploy.targets.local_state import (
-    LocalState,
-    ProcessModel,
-    ReleaseModel,
-    SlotModel,
-    load_state,
-    save_state,
-)
+from greenlight.deploy.targets.local_state import LocalState, SlotModel
 from greenlight.deploy.targets.logfeed import LogFeed
+from greenlight.deploy.targets.state_dir import ProcessModel, ReleaseModel, exclusive
 from greenlight.errors import GreenlightError
 from greenlight.files import sha256_file, write_text
 from greenlight.localnet import free_port
@@ -65,24 +58,11 @@ def haproxy_binary() -> str:
 def open_local(settings: LocalSettings, start_proxy: bool = True) -> Iterator[LocalTarget]:
     """The target with its lock held (one deployment at a time) and HAProxy running."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive(settings.state_dir / "lock"):
+    with exclusive(settings.state_dir / "lock", LocalTargetError):
         target = LocalTarget(settings)
         if start_proxy:
             target.ensure_proxy()
         yield target
-
-
-@contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise LocalTargetError(f"another deployment is running (it holds {path})") from error
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -101,10 +81,10 @@ class LocalTarget:
         return RuntimeApi(check_socket_path(self.root / "haproxy.sock"))
 
     def _load(self) -> LocalState:
-        return load_state(self.root / "state.json")
+        return LocalState.load(self.root / "state.json")
 
     def _save(self, state: LocalState) -> None:
-        save_state(self.root / "state.json", state)
+        state.save(self.root / "state.json")
         layout = ProxyLayout(
             listen_port=self.settings.proxy_port, socket=self.api.socket,
             pidfile=self.root / "haproxy.pid", live=state.live,

@@ -19,7 +19,7 @@ from greenlight.deploy.targets.haproxy import (
     render_config,
 )
 from greenlight.deploy.targets.local import haproxy_binary
-from greenlight.deploy.targets.local_state import ProcessModel
+from greenlight.deploy.targets.state_dir import ProcessModel
 from greenlight.errors import GreenlightError
 from greenlight.files import write_text
 
