@@ -76,9 +76,19 @@ def services(bundles: dict[Color, Path], logs: Path) -> Iterator[dict[Color, int
 
 def _spawn_service(bundle: Path, port: int, logs: Path) -> processes.ProcessRecord:
     command = [
-        sys.executable, "-m", "greenlight", "serve", "--bundle", str(bundle), "--host",
-        "127.0.0.1", "--port", str(port), "--prediction-log", str(logs / f"{port}.jsonl"),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "greenlight",
+        "serve",
+        "--bundle",
+        str(bundle),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--prediction-log",
+        str(logs / f"{port}.jsonl"),
+    ]
     return processes.spawn(command, logs / f"service-{port}.log")
 
 
@@ -204,10 +214,12 @@ def summarize(answers: Sequence[Answer]) -> dict[str, Any]:
     kinds = Counter((answer.error or str(answer.status)).split(":")[0] for answer in failed)
     connections = {answer.connection for answer in answers if answer.connection is not None}
     return {
-        "requests": len(answers), "failed": len(failed), "failures": dict(kinds),
+        "requests": len(answers),
+        "failed": len(failed),
+        "failures": dict(kinds),
         "client_connections": len(connections),  # > keep-alive clients: the proxy closed some
         "latency_ms": {"p50": _rank(latencies, 0.50), "p99": _rank(latencies, 0.99)},
-    }  # fmt: skip
+    }
 
 
 def _rank(ordered: Sequence[float], share: float) -> float | None:
@@ -240,10 +252,12 @@ def rollout_under_load(source: Path, root: Path, record: dict[str, Any]) -> dict
         with open_local(settings.local, start_proxy=False) as target:
             target.down()
     return {
-        "decision": outcome.decision, "rollout_s": round(seconds, 2),
-        "ready_s": _ready_seconds(settings.audit_log), "watch_window_s": settings.watch.window_s,
+        "decision": outcome.decision,
+        "rollout_s": round(seconds, 2),
+        "ready_s": _ready_seconds(settings.audit_log),
+        "watch_window_s": settings.watch.window_s,
         **summarize(answers),
-    }  # fmt: skip
+    }
 
 
 def _second_release_under_load(
@@ -266,9 +280,11 @@ def rollout_settings(root: Path) -> DeploySettings:
         proxy_port=free_port(), metrics_port=free_port(), state_dir=root / "state"
     )
     return DeploySettings(
-        readiness_deadline_s=READY_S, audit_log=root / "audit.jsonl", local=local,
+        readiness_deadline_s=READY_S,
+        audit_log=root / "audit.jsonl",
+        local=local,
         watch=WatchSettings(window_s=10.0),
-    )  # fmt: skip
+    )
 
 
 def _ready_seconds(audit_log: Path) -> float | None:

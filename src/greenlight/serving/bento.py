@@ -124,9 +124,16 @@ def build(bundle: Path, staging: Path = STAGING) -> str:
     # The service module reads the bundle's manifest when bentoml imports it.
     environment = {"GREENLIGHT_BUNDLE": str((staging / BUNDLE).resolve())}
     result = _bentoml(
-        "build", str(staging), "-f", bentofile, "--version", version, "--output", "tag",
+        "build",
+        str(staging),
+        "-f",
+        bentofile,
+        "--version",
+        version,
+        "--output",
+        "tag",
         environment=environment,
-    )  # fmt: skip
+    )
     _check(result, "bentoml build")
     return tag
 

@@ -86,11 +86,13 @@ class LocalTarget:
     def _save(self, state: LocalState) -> None:
         state.save(self.root / "state.json")
         layout = ProxyLayout(
-            listen_port=self.settings.proxy_port, socket=self.api.socket,
-            pidfile=self.root / "haproxy.pid", live=state.live,
+            listen_port=self.settings.proxy_port,
+            socket=self.api.socket,
+            pidfile=self.root / "haproxy.pid",
+            live=state.live,
             ports={color: state.slots[color].port for color in COLORS},
             metrics_port=self.settings.metrics_port,
-        )  # fmt: skip
+        )
         write_text(self.root / "haproxy.cfg", render_config(layout, as_root=os.geteuid() == 0))
 
     # -- the router -------------------------------------------------------------------------
@@ -196,17 +198,21 @@ class LocalTarget:
         record = processes.spawn(command, self.root / "logs" / f"{color}.log")
         state.slots[color] = SlotModel(
             release=ReleaseModel(version=release.version, source=str(snapshot)),
-            port=port, process=ProcessModel.of(record),
-        )  # fmt: skip
+            port=port,
+            process=ProcessModel.of(record),
+        )
         self._save(state)  # recorded before anything else can fail, so a stop finds it
         self.api.point(color, port)
         self._prune_releases(state)
 
     def _command(self, bundle: Path, port: int, color: Color) -> list[str]:
         values = {
-            "python": sys.executable, "bundle": str(bundle), "port": str(port),
-            "prediction_log": str(self.prediction_log(color)), "color": color,
-        }  # fmt: skip
+            "python": sys.executable,
+            "bundle": str(bundle),
+            "port": str(port),
+            "prediction_log": str(self.prediction_log(color)),
+            "color": color,
+        }
         return [part.format(**values) for part in self.settings.serve_command]
 
     def prediction_log(self, color: Color) -> Path:

@@ -43,9 +43,13 @@ def spawn(
     environment = {**(os.environ if env is None else env), TAG_VARIABLE: tag}
     with log_path.open("ab") as log:
         child = subprocess.Popen(
-            list(command), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=environment,
-        )  # fmt: skip
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=environment,
+        )
     _CHILDREN[child.pid] = child
     started = psutil.Process(child.pid).create_time()
     return ProcessRecord(pid=child.pid, started=started, tag=tag)
