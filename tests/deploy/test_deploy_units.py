@@ -454,3 +454,21 @@ def test_the_summary_command_prints_markdown(tmp_path: Path) -> None:
     )
     done = greenlight("deploy", "summary", cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.startswith("## Deployment: deployed")
+
+
+def test_the_serve_command_is_filled_in_from_the_template() -> None:
+    line = LocalSettings().serve_line(python="py", bundle="b", port="9", prediction_log="p.jsonl")
+    assert line == [
+        "py",
+        "-m",
+        "greenlight",
+        "serve",
+        "--bundle",
+        "b",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "9",
+        "--prediction-log",
+        "p.jsonl",
+    ]

@@ -75,20 +75,10 @@ def services(bundles: dict[Color, Path], logs: Path) -> Iterator[dict[Color, int
 
 
 def _spawn_service(bundle: Path, port: int, logs: Path) -> processes.ProcessRecord:
-    command = [
-        sys.executable,
-        "-m",
-        "greenlight",
-        "serve",
-        "--bundle",
-        str(bundle),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--prediction-log",
-        str(logs / f"{port}.jsonl"),
-    ]
+    """`greenlight serve` as the local target runs it (deploy.local.serve_command's default)."""
+    log = str(logs / f"{port}.jsonl")
+    values = {"python": sys.executable, "bundle": str(bundle), "port": str(port)}
+    command = LocalSettings().serve_line(**values, prediction_log=log)
     return processes.spawn(command, logs / f"service-{port}.log")
 
 

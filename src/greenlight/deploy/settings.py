@@ -60,6 +60,10 @@ class LocalSettings(_Strict):
         "{prediction_log}",
     )
 
+    def serve_line(self, **values: str) -> list[str]:
+        """`serve_command` with its placeholders filled in from `values`."""
+        return [part.format(**values) for part in self.serve_command]
+
 
 class DockerSettings(_Strict):
     """`--target docker`: two containers of the image on one host, behind HAProxy on the host."""

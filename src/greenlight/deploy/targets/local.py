@@ -213,7 +213,7 @@ class LocalTarget:
             "prediction_log": str(self.prediction_log(color)),
             "color": color,
         }
-        return [part.format(**values) for part in self.settings.serve_command]
+        return self.settings.serve_line(**values)
 
     def prediction_log(self, color: Color) -> Path:
         return self.root / "logs" / color / "predictions.jsonl"
