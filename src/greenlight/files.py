@@ -11,11 +11,12 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from greenlight.errors import GreenlightError, MissingInputError
+
+if TYPE_CHECKING:  # imported where a table is read: the service's supervisor reads only JSON here
+    import pandas as pd
 
 
 @contextmanager
@@ -89,6 +90,8 @@ def read_json(path: Path) -> Any:
 def read_parquet(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise MissingInputError(f"{path} not found: run the stage that writes it first")
+    import pandas as pd  # noqa: PLC0415
+
     return pd.read_parquet(path)
 
 

@@ -4,7 +4,9 @@ error of its call."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -78,3 +80,28 @@ def test_the_coalescer_recovers_after_a_failure() -> None:
         return await coalescer.submit([4], 1)
 
     assert asyncio.run(scenario()) == [8]
+
+
+def test_requests_that_come_while_a_call_runs_in_its_thread_share_the_next_call() -> None:
+    started, release = threading.Event(), threading.Event()
+    model = Model()
+
+    def slow_model(requests: Sequence[list[int]]) -> list[list[int]]:
+        started.set()
+        release.wait(10)  # the first call holds its thread until every later request is queued
+        return model(requests)
+
+    async def scenario() -> list[object]:
+        with ThreadPoolExecutor(1) as thread:
+            coalescer = Coalescer(slow_model, max_rows=100, executor=thread)
+            first = asyncio.ensure_future(coalescer.submit([0], 1))
+            while not started.is_set():
+                await asyncio.sleep(0.001)  # the event loop stays free while the model runs
+            later = [asyncio.ensure_future(coalescer.submit([n], 1)) for n in range(1, 6)]
+            for _ in range(10):
+                await asyncio.sleep(0)
+            release.set()
+            return await asyncio.gather(first, *later)
+
+    assert asyncio.run(scenario()) == [[0], [2], [4], [6], [8], [10]]
+    assert model.calls == [[[0]], [[1], [2], [3], [4], [5]]]

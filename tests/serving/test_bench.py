@@ -91,7 +91,12 @@ def test_refused_connections_are_errors_not_crashes() -> None:
 def fake(name: str, p50: float, requests_per_s: float, errors: int = 0) -> dict:
     scenario = Scenario(name, 1, 1, 1, 1.0)
     result = summarize(scenario, Tally(latencies=[p50 / 1000] * 3), 1.0)
-    return {**result, "requests_per_s": requests_per_s, "errors": errors}
+    return {
+        **result,
+        "requests_per_s": requests_per_s,
+        "errors": errors,
+        "server_cpu_ms_per_request": 1.0,
+    }
 
 
 def test_verdict_applies_the_targets() -> None:
@@ -105,10 +110,16 @@ def test_verdict_applies_the_targets() -> None:
 
 
 def test_versus_peer_divides_each_scenario_by_the_peers() -> None:
-    served = [{"name": "single_c1", "p50_ms": 2.0, "p99_ms": 9.0, "requests_per_s": 300.0}]
-    peer = [{"name": "single_c1", "p50_ms": 1.0, "p99_ms": 3.0, "requests_per_s": 600.0}]
+    figures = ("p50_ms", "p99_ms", "requests_per_s", "server_cpu_ms_per_request")
+    served = [{"name": "single_c1", **dict(zip(figures, (2.0, 9.0, 300.0, 1.5), strict=True))}]
+    peer = [{"name": "single_c1", **dict(zip(figures, (1.0, 3.0, 600.0, 0.5), strict=True))}]
     assert versus_peer(served, peer) == {
-        "single_c1": {"p50_ratio": 2.0, "p99_ratio": 3.0, "throughput_ratio": 0.5}
+        "single_c1": {
+            "p50_ratio": 2.0,
+            "p99_ratio": 3.0,
+            "throughput_ratio": 0.5,
+            "cpu_per_request_ratio": 3.0,
+        }
     }
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -22,9 +24,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from greenlight.serving.batcher import Coalescer
-from greenlight.serving.engine import Engine, Row
-from greenlight.serving.predictor import ModelOutputError
+from greenlight.serving.outputs import ModelOutputError
 from greenlight.serving.schema import PredictResponse, RequestSchema
+from greenlight.serving.settings import ServingSettings
+
+if TYPE_CHECKING:  # not imported here: BentoML's supervisor imports this module, and it must
+    # not load scikit-learn and pandas (the engine's, in the worker only)
+    from greenlight.serving.engine import Engine, Row
 
 logger = logging.getLogger("greenlight.serving")
 JSON = "application/json"
@@ -53,9 +59,11 @@ class PredictRoute:
         self.coalescer: Coalescer | None = None
         self.failure = "the model is still loading"
 
-    def attach(self, engine: Engine, coalesce: bool, max_rows: int) -> None:
+    def attach(self, engine: Engine, settings: ServingSettings) -> None:
         self.engine = engine
-        self.coalescer = Coalescer(engine.predict_many, max_rows=max_rows) if coalesce else None
+        if settings.coalesce:
+            thread = ThreadPoolExecutor(1, "greenlight-model") if settings.model_thread else None
+            self.coalescer = Coalescer(engine.predict_many, settings.max_batch, executor=thread)
 
     def fail(self, reason: str) -> None:
         self.failure = reason

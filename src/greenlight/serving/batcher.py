@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -32,13 +33,21 @@ class _Batch(Generic[Request, Result]):
 
 class Coalescer(Generic[Request, Result]):
     def __init__(
-        self, process: Callable[[Sequence[Request]], list[Result]], max_rows: int, yields: int = 2
+        self,
+        process: Callable[[Sequence[Request]], list[Result]],
+        max_rows: int,
+        yields: int = 2,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.process = process  # one result per request, in order
         self.max_rows = max_rows
         self.yields = yields  # loop iterations a batch waits for requests to join
         self.calls = 0
         self._open: _Batch[Request, Result] | None = None
+        # One call at a time, off the event loop: while it runs (the model releases the GIL),
+        # the loop keeps reading requests, and they all join the next call.
+        self._executor = executor
+        self._one_call = asyncio.Lock()
 
     async def submit(self, request: Request, size: int) -> Result:
         """The result for `request` (`size` records), computed together with its neighbours.
@@ -63,7 +72,11 @@ class Coalescer(Generic[Request, Result]):
     async def _run(self, batch: _Batch[Request, Result]) -> list[Result]:
         for _ in range(self.yields):
             await asyncio.sleep(0)
-        if self._open is batch:
-            self._open = None  # closed: later requests start the next batch
-        self.calls += 1
-        return self.process(batch.requests)
+        async with self._one_call:  # the batch stays open while the previous call runs
+            if self._open is batch:
+                self._open = None  # closed: later requests start the next batch
+            self.calls += 1
+            if self._executor is None:
+                return self.process(batch.requests)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self.process, batch.requests)

@@ -29,7 +29,7 @@ from greenlight.artifacts import load_bundle
 from greenlight.files import write_json
 from greenlight.paths import BUNDLE, REPORTS
 from greenlight.serving.predictor import Predictor
-from greenlight.serving.server import RunningServer
+from greenlight.serving.server import RunningServer, unwind_on_termination
 from greenlight.serving.settings import resolve
 
 OUTPUT = REPORTS / "serving_bench.json"
@@ -173,12 +173,23 @@ def in_process_floor(bundle_dir: Path) -> dict[str, float]:
     }
 
 
-def run_load(base_url: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    run_scenario(base_url, Scenario("warm_up", 4, 1, 200, 10.0), request_body(records, 1))
-    return [
-        run_scenario(base_url, scenario, request_body(records, scenario.records_per_request))
-        for scenario in SCENARIOS
-    ]
+def run_load(server: RunningServer, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    run_scenario(server.base_url, Scenario("warm_up", 4, 1, 200, 10.0), request_body(records, 1))
+    return [charged(server, scenario, records) for scenario in SCENARIOS]
+
+
+def charged(
+    server: RunningServer, scenario: Scenario, records: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One scenario's figures and the server's CPU time per request: unlike latency, it hardly
+    moves when other work shares the cores, so its ratio to a peer survives a busy machine."""
+    before = tree_cpu_seconds(server)
+    result = run_scenario(
+        server.base_url, scenario, request_body(records, scenario.records_per_request)
+    )
+    spent = tree_cpu_seconds(server) - before
+    result["server_cpu_ms_per_request"] = round(spent * 1000 / max(result["requests"], 1), 3)
+    return result
 
 
 def verdict(results: list[dict[str, Any]], floor: dict[str, float]) -> dict[str, Any]:
@@ -223,13 +234,19 @@ def measure(start: Starter, records: list[dict[str, Any]]) -> dict[str, Any]:
         start(Path(scratch) / "predictions.jsonl") as server,
     ):
         idle, torch = tree_rss_mib(server), torch_mapped(server)
-        scenarios = run_load(server.base_url, records)
+        scenarios = run_load(server, records)
         return {"idle_rss_mib": idle, "torch_mapped": torch, "scenarios": scenarios}
 
 
 def tree_rss_mib(server: RunningServer) -> float:
     tree = [psutil.Process(server.process.pid), *server.tree()]
     return round(sum(process.memory_info().rss for process in tree) / 2**20, 1)
+
+
+def tree_cpu_seconds(server: RunningServer) -> float:
+    """User and system CPU seconds of the server's whole process tree so far."""
+    tree = [psutil.Process(server.process.pid), *server.tree()]
+    return sum(sum(process.cpu_times()[:2]) for process in tree)
 
 
 def torch_mapped(server: RunningServer) -> bool:
@@ -257,7 +274,12 @@ def peer_starter(bundle_dir: Path, coalesce: bool = False) -> Starter:
 def versus_peer(served: list[dict[str, Any]], peer: list[dict[str, Any]]) -> dict[str, Any]:
     """Per scenario: the service's p50, p99 and throughput over the peer's."""
     by_name = {result["name"]: result for result in peer}
-    keys = {"p50_ratio": "p50_ms", "p99_ratio": "p99_ms", "throughput_ratio": "requests_per_s"}
+    keys = {
+        "p50_ratio": "p50_ms",
+        "p99_ratio": "p99_ms",
+        "throughput_ratio": "requests_per_s",
+        "cpu_per_request_ratio": "server_cpu_ms_per_request",
+    }
     return {
         result["name"]: {
             ratio: round(result[key] / by_name[result["name"]][key], 3)
@@ -333,6 +355,7 @@ def print_comparisons(report: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    unwind_on_termination()
     report = run()
     for result in report["scenarios"]:
         print(

@@ -34,7 +34,7 @@ def build_app(settings: ServingSettings) -> Starlette:
     engine = Engine.start(settings)
     bundle = engine.predictor.bundle
     route = PredictRoute(request_schema(bundle.spec, bundle.features, settings.max_batch))
-    route.attach(engine, settings.coalesce, settings.max_batch)
+    route.attach(engine, settings)
 
     async def readyz(_: Request) -> Response:
         return PlainTextResponse("ok")

@@ -13,15 +13,12 @@ import numpy as np
 import pandas as pd
 
 from greenlight.artifacts import Bundle
-from greenlight.errors import ArtifactError, GreenlightError
+from greenlight.errors import ArtifactError
 from greenlight.known_answers import compare
 from greenlight.serving.encoder import RowEncoder, compile_encoder, matches_preprocessor
+from greenlight.serving.outputs import ModelOutputError
 
 logger = logging.getLogger(__name__)
-
-
-class ModelOutputError(GreenlightError, ArithmeticError):
-    """The model answered something that is not a probability: NaN, infinite, outside [0, 1]."""
 
 
 def check_probabilities(probabilities: np.ndarray, version: str) -> None:

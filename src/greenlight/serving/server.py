@@ -23,6 +23,17 @@ from greenlight.errors import GreenlightError
 from greenlight.localnet import HOST, free_port
 
 
+def unwind_on_termination() -> None:
+    """SIGTERM, SIGINT and SIGHUP raise SystemExit, so the `with` blocks that started servers
+    stop them (Python's default SIGTERM ends the process without running them)."""
+
+    def unwind(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, unwind)
+
+
 class ServerError(GreenlightError, RuntimeError):
     """The service did not start, did not become ready in time, or exited."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
+from typing import TYPE_CHECKING
 
 # One thread per prediction: OpenMP's thread team costs more than it saves on small batches,
 # and spins against the request threads on a busy machine. Set before scikit-learn loads.
@@ -20,12 +21,14 @@ import bentoml
 from greenlight.errors import GreenlightError
 from greenlight.manifest import read_manifest
 from greenlight.serving.app import Hooks, PredictRoute, predict_app
-from greenlight.serving.engine import Engine, freeze_startup_heap
 from greenlight.serving.guard import RequestGuard
 from greenlight.serving.logs import quiet_client_errors
 from greenlight.serving.schema import PredictResponse, request_schema
 from greenlight.serving.settings import from_environment
 from greenlight.spec import DatasetSpec
+
+if TYPE_CHECKING:
+    from greenlight.serving.engine import Engine
 
 logger = logging.getLogger("greenlight.serving")
 # BentoML's server logging passes the root logger's WARNING and up; our startup facts are INFO.
@@ -92,6 +95,9 @@ ROUTE = PredictRoute(SCHEMA, Hooks(count_predictions, count_model_error))
     workers=SETTINGS.workers,
     traffic={"timeout": 30},
     logging={"access": {"enabled": SETTINGS.access_log}},
+    # No OpenTelemetry span per prediction: greenlight's request id and log already identify each
+    # one, and the span cost as much as the model call (bench-serve).
+    tracing={"excluded_urls": ["/predict"]},
 )
 class Greenlight:
     """POST /predict is greenlight's own route (serving/app.py), mounted on this service; the
@@ -101,15 +107,19 @@ class Greenlight:
         self.engine: Engine | None = None
         for counter in (LOG_FAILURES, LOG_DROPPED, CLIENT_ABORTS):
             counter.inc(0)  # listed in /metrics from the start, at 0
+        # Imported here, in the worker: BentoML's supervisor imports this module too, and with
+        # the engine's scikit-learn, scipy and pandas it held as much memory as the worker.
+        from greenlight.serving import engine  # noqa: PLC0415
+
         try:
-            self.engine = Engine.start(SETTINGS, on_loss=count_log_loss)
+            self.engine = engine.Engine.start(SETTINGS, on_loss=count_log_loss)
         except GreenlightError as error:
             ROUTE.fail(str(error))
             logger.error("NOT READY, refusing to serve model bundle %s: %s", SETTINGS.bundle, error)
         else:
-            ROUTE.attach(self.engine, SETTINGS.coalesce, SETTINGS.max_batch)
+            ROUTE.attach(self.engine, SETTINGS)
         if SETTINGS.gc_freeze:
-            freeze_startup_heap()
+            engine.freeze_startup_heap()
 
     def __is_ready__(self) -> bool:
         """Loaded and proven, and the prediction log keeping up (see PredictionLog.problem)."""

@@ -31,6 +31,7 @@ ENVIRONMENT = {
     "log_queue_lines": "GREENLIGHT_LOG_QUEUE_LINES",
     "gc_freeze": "GREENLIGHT_GC_FREEZE",
     "known_answer_tolerance": "GREENLIGHT_KNOWN_ANSWER_TOLERANCE",
+    "model_thread": "GREENLIGHT_MODEL_THREAD",
 }
 
 
@@ -53,6 +54,9 @@ class ServingSettings(BaseModel):
     gc_freeze: bool = True
     # |served - recorded| per known answer, in the warm-up and in the deploy smoke test
     known_answer_tolerance: float = Field(DEFAULT_TOLERANCE, ge=0, le=0.01)
+    # the coalesced model call runs in a thread of its own, one at a time, so that the event loop
+    # reads the next requests meanwhile (they join the next call); false: on the event loop
+    model_thread: bool = True
 
     def environment(self) -> dict[str, str]:
         """The variables that make a worker process see exactly these settings."""
