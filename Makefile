@@ -322,6 +322,10 @@ bench-deploy: setup ## Switch colors under keep-alive load, HAProxy runtime API 
 	$(BIN)/python -m greenlight.deploy.bench
 
 ##@ Benchmarks (JSON under reports/)
+.PHONY: bench-faults
+bench-faults: setup ## SIGKILL the local target's supervisor, a worker, HAProxy under load: failures, recovery -> reports/deploy_faults.json
+	GREENLIGHT_FAULTS_REPORT=reports/deploy_faults.json $(BIN)/pytest tests/deploy/test_deploy_faults.py -q -s -p no:cacheprovider
+
 .PHONY: bench-explain
 bench-explain: pull ## One record explained vs predicted in-process, shap's import time and size -> reports/explain_bench.json
 	$(BIN)/dvc repro --pull train

@@ -1,14 +1,16 @@
-"""Faults on the local target, under steady load through HAProxy: clients that hang up mid-body
-(no error for the deploy watch), then kill a worker, HAProxy and the supervisor of the live color
-in turn, and count what the clients got. The tree of a color is tracked whole: a supervisor's
-death shows in `state()` even while its orphaned worker serves, and `down()` leaves no process of
-ours."""
+"""Faults on the local target, under a short steady keep-alive load through HAProxy: clients that
+hang up mid-body (no error for the deploy watch), then SIGKILL the live color's supervisor, a
+worker and HAProxy in turn; for each, the requests that failed, when it was seen (`deploy status`,
+the proxy's /metrics) and when it was recovered, by what. `make bench-faults` writes the figures to
+reports/deploy_faults.json (the path in GREENLIGHT_FAULTS_REPORT). The rig then checks, by a /proc
+scan, that `deploy down` left no process of ours."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import platform
 import signal
 import socket
 import time
@@ -24,10 +26,16 @@ from deploy_rig import REAL_COMMAND, LocalRig, deploy, local_rig, needs_haproxy,
 from conftest import PipelineRun
 from greenlight.deploy.loadgen import Answer, SteadyLoad
 from greenlight.deploy.targets import processes
+from greenlight.deploy.targets.base import Color, Slot, other
 from greenlight.deploy.targets.local import open_local
 from greenlight.deploy.targets.local_state import LocalState, load_state
+from greenlight.files import write_json
 
 pytestmark = [pytest.mark.slow, needs_haproxy]
+REPORT_VARIABLE = "GREENLIGHT_FAULTS_REPORT"
+RATE, CLIENTS = 20, 4
+SLOW_S = 1.0  # an answer slower than this counts as not yet recovered (a stalled request)
+WORKER_BACK_S = 150.0  # BentoML respawns a worker, which loads and warms up the model
 
 
 @pytest.fixture
@@ -36,23 +44,43 @@ def real_rig(tmp_path: Path) -> Iterator[LocalRig]:
         yield rig
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fault:
     name: str
     at: float  # time.time() of the kill
-    until: float  # when the next fault began (or the load ended)
+    detected_s: float  # until `deploy status` (or the proxy's /metrics) showed it
+    restored_s: float  # until the target was whole again
+    recovered_by: str
+    until: float = 0.0  # when the next fault began (or the load ended)
 
-    def outcome(self, answers: list[Answer]) -> tuple[int, float]:
-        """Requests that ended in this fault's window (a request in flight when the next fault
-        struck is that one's) and failed, and seconds from the kill to the first success after
-        the last failure (0 when none failed)."""
-        window = [answer for answer in answers if self.at <= answer.done < self.until]
+    def window(self, answers: list[Answer]) -> list[Answer]:
+        """Requests that ended between this kill and the next (a request in flight when the next
+        fault struck is that one's)."""
+        return [answer for answer in answers if self.at <= answer.done < self.until]
+
+    def report(self, answers: list[Answer]) -> dict[str, object]:
+        window = self.window(answers)
         failed = [answer for answer in window if not answer.ok]
-        if not failed:
-            return 0, 0.0
-        last = max(answer.done for answer in failed)
-        recovered = [answer.done for answer in window if answer.ok and answer.done > last]
-        return len(failed), (min(recovered) - self.at) if recovered else float("inf")
+        bad = failed + [a for a in window if a.ok and a.done - a.sent > SLOW_S]
+        last = max((answer.done for answer in bad), default=None)
+        good = [a.done for a in window if a.ok and (last is None or a.done > last)]
+        recovered = (min(good) - self.at if last is not None else 0.0) if good else None
+        kinds = sorted({str(a.error or a.status).split(":")[0] for a in failed})
+        return {
+            "fault": self.name,
+            "requests": len(window),
+            "requests_failed": len(failed),
+            "failed_as": kinds,
+            "requests_slow": len(bad) - len(failed),
+            "clients_recovered_s": _round(recovered),
+            "detected_s": _round(self.detected_s),
+            "restored_s": _round(self.restored_s),
+            "recovered_by": self.recovered_by,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def state_of(rig: LocalRig) -> LocalState:
@@ -73,29 +101,96 @@ def ready(port: int) -> bool:
         return False
 
 
+def proxy_says(rig: LocalRig, color: Color, state: str) -> bool:
+    """HAProxy's Prometheus exporter reports `color`'s server in `state` (UP, DOWN, MAINT)."""
+    line = f'haproxy_server_status{{proxy="colors",server="{color}",state="{state}"}} 1'
+    return line in proxy_metrics(rig)
+
+
+def times_down(rig: LocalRig, color: Color) -> int:
+    """How often HAProxy's health checks took `color` from UP to DOWN (its exporter's counter)."""
+    prefix = f'haproxy_server_check_up_down_total{{proxy="colors",server="{color}"}} '
+    found = [line.removeprefix(prefix) for line in proxy_metrics(rig) if line.startswith(prefix)]
+    return int(found[0]) if found else -1
+
+
+def proxy_metrics(rig: LocalRig) -> list[str]:
+    try:
+        return httpx.get(rig.metrics_url, timeout=2).text.splitlines()
+    except httpx.TransportError:
+        return []
+
+
 def worker_of(record: processes.ProcessRecord) -> psutil.Process | None:
     workers = [p for p in processes.tree(record) if "_bentoml_impl.worker" in " ".join(p.cmdline())]
     return workers[0] if workers else None
 
 
-def kill_worker(rig: LocalRig) -> None:
-    slot = state_of(rig).slots["blue"]
-    record, port = slot.process.record(), slot.port  # type: ignore[union-attr]
-    old = worker_of(record)
-    assert old is not None
-    old.send_signal(signal.SIGKILL)
-    respawned = lambda: (w := worker_of(record)) is not None and w.pid != old.pid  # noqa: E731
-    assert wait_for(lambda: respawned() and ready(port), within=180)  # type: ignore[arg-type]
+def live_slot(rig: LocalRig) -> tuple[Color, processes.ProcessRecord, int]:
+    state = state_of(rig)
+    assert state.live is not None
+    slot = state.slots[state.live]
+    assert slot.process is not None and slot.port is not None
+    return state.live, slot.process.record(), slot.port
 
 
-def kill_proxy(rig: LocalRig) -> float:
-    """SIGKILL HAProxy; 2 s later, what every deploy command does first restarts it."""
-    os.kill(state_of(rig).proxy.pid, signal.SIGKILL)  # type: ignore[union-attr]
-    time.sleep(2.0)
-    started = time.monotonic()
+def status_of(rig: LocalRig, color: Color) -> Slot:
+    """What `greenlight deploy status` reports for `color`."""
     with open_local(rig.settings.local) as target:
-        assert target.restarted_proxy is not None and "had died" in target.restarted_proxy
-    return time.monotonic() - started
+        return target.state().slots[color]
+
+
+def kill_supervisor(rig: LocalRig, bundle: Path) -> Fault:
+    """Its worker, orphaned, keeps serving; `deploy status` says the color is dead at once. The
+    recovery is the next `greenlight deploy`: the same release on the other color, through every
+    gate, then the dead color's leftovers are stopped."""
+    color, supervisor, _ = live_slot(rig)
+    at = time.time()
+    os.kill(supervisor.pid, signal.SIGKILL)
+    assert wait_for(lambda: not status_of(rig, color).running, within=5)
+    detected, slot = time.time() - at, status_of(rig, color)
+    print(f"\n{color} after its supervisor's SIGKILL: running={slot.running}, {slot.condition}")
+    assert not slot.running and slot.condition is not None
+    assert slot.condition.startswith("dead") and "still run" in slot.condition
+    outcome = deploy(rig, bundle)
+    assert outcome.ok and outcome.color == other(color), outcome
+    assert processes.remaining(supervisor) == []  # the orphaned worker was stopped
+    return Fault("supervisor SIGKILL", at, detected, time.time() - at, "`greenlight deploy`")
+
+
+def kill_worker(rig: LocalRig) -> Fault:
+    """BentoML's supervisor respawns it; meanwhile HAProxy's health check takes the color DOWN
+    (its /metrics say so) and answers 503 at once, until /readyz passes again."""
+    color, supervisor, port = live_slot(rig)
+    old = worker_of(supervisor)
+    assert old is not None
+    downs = times_down(rig, color)
+    at = time.time()
+    old.send_signal(signal.SIGKILL)
+    assert wait_for(lambda: times_down(rig, color) > downs, within=20)
+    detected = time.time() - at
+    with open_local(rig.settings.local) as target:
+        router = target.state().router
+    print(f"\nrouter after the worker's SIGKILL: {router}")
+    assert router is not None and f"live {color} is DOWN" in router, router  # status says so too
+    respawned = lambda: (w := worker_of(supervisor)) is not None and w.pid != old.pid  # noqa: E731
+    back = lambda: respawned() and ready(port) and proxy_says(rig, color, "UP")  # noqa: E731
+    assert wait_for(back, within=WORKER_BACK_S)
+    return Fault("worker SIGKILL", at, detected, time.time() - at, "BentoML's supervisor")
+
+
+def kill_proxy(rig: LocalRig) -> Fault:
+    """Every client connection fails until the next `greenlight deploy` command (`status` here, 1 s
+    later) restarts HAProxy from its config, live color and all."""
+    at = time.time()
+    os.kill(state_of(rig).proxy.pid, signal.SIGKILL)  # type: ignore[union-attr]
+    time.sleep(1.0)
+    with open_local(rig.settings.local) as target:
+        router = target.state().router
+    print(f"\nrouter after HAProxy's SIGKILL and `deploy status`: {router}")
+    assert target.restarted_proxy is not None and "had died" in target.restarted_proxy
+    assert router is not None and "restarted" in router
+    return Fault("HAProxy SIGKILL", at, 1.0, time.time() - at, "any `greenlight deploy` command")
 
 
 def abort_uploads(port: int, body: bytes, count: int) -> None:
@@ -122,49 +217,43 @@ def check_aborts_are_no_errors(rig: LocalRig, record: dict[str, object]) -> None
     print(f"\n10 client aborts through HAProxy: watch errors {before.errors} -> {after.errors}")
 
 
-def test_kill_a_worker_the_proxy_and_the_supervisor_in_turn(
+def test_kill_the_supervisor_a_worker_and_the_proxy_in_turn(
     real_rig: LocalRig, pipeline_run: PipelineRun
 ) -> None:
     bundle = real_bundle(pipeline_run.bundle, real_rig.bundles, "v1")
     assert deploy(real_rig, bundle).ok
     record = json.loads((bundle / "manifest.json").read_text())["known_answers"][0]["record"]
     check_aborts_are_no_errors(real_rig, record)
-    supervisor = state_of(real_rig).slots["blue"].process.record()  # type: ignore[union-attr]
-    ours_before = sorted(p.pid for p in processes.tree(supervisor))
-    with SteadyLoad(real_rig.url, record, rate=20, clients=2, max_seconds=400) as load:
+    with SteadyLoad(real_rig.url, record, rate=RATE, clients=CLIENTS, max_seconds=300) as load:
         time.sleep(2.0)
-        marks = [("worker SIGKILL", time.time())]
-        kill_worker(real_rig)
+        faults = [kill_supervisor(real_rig, bundle)]
         time.sleep(2.0)
-        marks.append(("HAProxy SIGKILL", time.time()))
-        restart_s = kill_proxy(real_rig)
+        faults.append(kill_worker(real_rig))
         time.sleep(2.0)
-        marks.append(("supervisor SIGKILL", time.time()))
-        os.kill(supervisor.pid, signal.SIGKILL)
+        faults.append(kill_proxy(real_rig))
         time.sleep(3.0)
-        with open_local(real_rig.settings.local) as target:
-            blue = target.state().slots["blue"]
-        marks.append(("end", time.time()))
+        end = time.time()
         answers = load.stop()
-    faults = [Fault(name, at, until) for (name, at), (_, until) in itertools.pairwise(marks)]
-    for fault in faults:
-        failed, recovery_s = fault.outcome(answers)
-        print(f"\n{fault.name}: {failed} requests failed, recovered in {recovery_s:.2f} s", end="")
-        kinds = sorted(
-            {
-                str(a.error).split(":")[0]
-                for a in answers
-                if not a.ok and fault.at <= a.done < fault.until
-            }
-        )
-        print(f" ({', '.join(kinds) or 'none'})", end="")
-    print(f"\nHAProxy restart by the next deploy command: {restart_s:.2f} s")
-    print(f"blue after its supervisor's death: running={blue.running}, {blue.condition}")
-    assert not blue.running and blue.condition is not None
-    assert blue.condition.startswith("dead") and "still run" in blue.condition
-    assert all(fault.outcome(answers)[1] < float("inf") for fault in faults)
+    for fault, after in itertools.pairwise([*faults, None]):
+        fault.until = after.at if after else end
+    reports = [fault.report(answers) for fault in faults]
+    for line in reports:
+        print(f"\n{json.dumps(line)}", end="")
+    publish(reports, len(answers))
+    assert all(line["clients_recovered_s"] is not None for line in reports), reports
+    assert reports[0]["requests_failed"] == 0  # the orphaned worker served until the redeploy
     with open_local(real_rig.settings.local, start_proxy=False) as target:
         target.down()
     state = state_of(real_rig)
     assert state.proxy is None and all(slot.process is None for slot in state.slots.values())
-    assert processes.tree(supervisor) == [], ours_before  # no process of the color survives
+    # the rig's teardown then scans /proc: no process of this test may be left
+
+
+def publish(reports: list[dict[str, object]], answers: int) -> None:
+    destination = os.environ.get(REPORT_VARIABLE)
+    if not destination:
+        return
+    load = {"rate_per_s": RATE, "keepalive_clients": CLIENTS, "requests": answers, "slow_s": SLOW_S}
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    write_json(Path(destination), {"load": load, "faults": reports, "machine": machine})
+    print(f"\nwrote {destination}")

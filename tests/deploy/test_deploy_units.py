@@ -322,10 +322,14 @@ def test_stop_group_ends_the_whole_tree(tmp_path: Path) -> None:
         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
     )
     record = processes.spawn([sys.executable, "-c", script], tmp_path / "log")
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30  # two Python start-ups: seconds on a loaded machine
+    while len(processes.group_members(record.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     members = processes.group_members(record.pid)
-    assert len(members) == 2 and processes.alive(record)
-    processes.stop_tree(record, grace_s=5.0)
+    try:
+        assert len(members) == 2 and processes.alive(record)
+    finally:
+        processes.stop_tree(record, grace_s=5.0)  # a failed check leaves nothing running
     assert not processes.alive(record) and processes.group_members(record.pid) == []
 
 

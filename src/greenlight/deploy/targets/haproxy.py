@@ -23,11 +23,12 @@ BACKEND = "colors"
 UNUSED_PORT = 1  # a server with no service yet points here, and is in maintenance
 SOCKET_PATH_MAX = 100  # unix socket paths are limited to ~108 bytes
 RetireState = Literal["maint", "drain"]
-# A color is DOWN within ~3 s of its last answer to /readyz, UP again after 2 good checks.
+# A color is DOWN within ~3 s of its last answer to /readyz (a check every second, every 1/4 s
+# once one failed; 2 failures of 1 s), UP again after 2 good checks.
 HEALTH = (
     "  option httpchk GET /readyz",
-    "  timeout check 2s",
-    "  default-server inter 1s fall 3 rise 2",
+    "  timeout check 1s",
+    "  default-server inter 1s fastinter 250ms fall 2 rise 2",
 )
 
 
