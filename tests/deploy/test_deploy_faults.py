@@ -28,7 +28,7 @@ from greenlight.deploy.loadgen import Answer, SteadyLoad
 from greenlight.deploy.targets import processes
 from greenlight.deploy.targets.base import Color, Slot, other
 from greenlight.deploy.targets.local import open_local
-from greenlight.deploy.targets.local_state import LocalState, load_state
+from greenlight.deploy.targets.local_state import LocalState
 from greenlight.files import write_json
 
 pytestmark = [pytest.mark.slow, needs_haproxy]
@@ -84,7 +84,7 @@ def _round(value: float | None) -> float | None:
 
 
 def state_of(rig: LocalRig) -> LocalState:
-    return load_state(rig.settings.local.state_dir / "state.json")
+    return LocalState.load(rig.settings.local.state_dir / "state.json")
 
 
 def wait_for(condition: Callable[[], bool], within: float) -> bool:

@@ -67,19 +67,33 @@ def render_config(layout: ProxyLayout, as_root: bool) -> str:
     """The whole config: no reload ever re-reads it; it only seeds a (re)started HAProxy."""
     if not layout.socket.is_absolute():  # HAProxy would read it as an address
         raise ProxyError(f"{layout.socket}: the admin socket path must be absolute")
-    drop = ["  uid 65534", "  gid 65534"] if as_root else []  # never serve as root
-    servers = [_server_line(color, layout) for color in COLORS]
-    return "\n".join([
-        "# Written by `greenlight deploy --target local`; edits are overwritten.",
-        "global",
-        f"  stats socket {layout.socket} mode 600 level admin",
-        f"  pidfile {layout.pidfile}", *drop,
-        *DEFAULTS,
-        "frontend greenlight",
-        f"  bind 127.0.0.1:{layout.listen_port}",
-        f"  default_backend {BACKEND}",
-        f"backend {BACKEND}", *HEALTH, *servers, *_metrics(layout.metrics_port), "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "# Written by `greenlight deploy --target local`; edits are overwritten.",
+            *_global(layout, as_root),
+            *DEFAULTS,
+            *_frontend(layout.listen_port),
+            *_backend(layout),
+            *_metrics(layout.metrics_port),
+            "",
+        ]
+    )
+
+
+def _global(layout: ProxyLayout, as_root: bool) -> list[str]:
+    """The admin socket the runtime API speaks to, the pidfile, and never serving as root."""
+    drop = ["  uid 65534", "  gid 65534"] if as_root else []
+    socket_line = f"  stats socket {layout.socket} mode 600 level admin"
+    return ["global", socket_line, f"  pidfile {layout.pidfile}", *drop]
+
+
+def _frontend(port: int) -> list[str]:
+    return ["frontend greenlight", f"  bind 127.0.0.1:{port}", f"  default_backend {BACKEND}"]
+
+
+def _backend(layout: ProxyLayout) -> list[str]:
+    """A server per color, health-checked; only the live one enabled."""
+    return [f"backend {BACKEND}", *HEALTH, *(_server_line(color, layout) for color in COLORS)]
 
 
 def _metrics(port: int | None) -> list[str]:

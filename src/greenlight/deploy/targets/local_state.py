@@ -23,6 +23,3 @@ class LocalState(StateFile):
     slots: dict[Color, SlotModel] = Field(
         default_factory=lambda: {color: SlotModel() for color in COLORS}
     )
-
-
-load_state = LocalState.load  # the name tests/deploy/test_deploy_faults.py imports
