@@ -40,6 +40,24 @@ def test_unknown_key_is_named(config_dir: Path) -> None:
         load_params(config_dir / "params.yaml")
 
 
+def test_a_misspelt_section_is_refused_not_ignored(config_dir: Path) -> None:
+    def misspell(data: dict) -> None:
+        data["serivng"] = data.pop("serving")
+
+    edit(config_dir / "params.yaml", misspell)
+    with pytest.raises(ConfigError, match=r"serivng: Extra inputs are not permitted"):
+        load_params(config_dir / "params.yaml")
+
+
+def test_a_drift_mistake_names_the_params_file_it_came_from(config_dir: Path) -> None:
+    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
+
+    path = config_dir / "params.yaml"
+    edit(path, lambda d: d["drift"].update(p_value=2))
+    with pytest.raises(ConfigError, match=rf"^{path}: drift\.p_value"):
+        drift_params(load_params(path), path)
+
+
 def test_bad_value_is_named(config_dir: Path) -> None:
     edit(config_dir / "params.yaml", lambda d: d["featurize"].update(valid_size=1.5))
     with pytest.raises(ConfigError, match=r"featurize\.valid_size: Input should be less than 1"):

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from greenlight.errors import ConfigError
 from greenlight.spec import DatasetSpec
@@ -102,9 +109,17 @@ class CardParams(_Section):
     limitations: tuple[str, ...] = ()
 
 
+# A section of params.yaml that another tool checks with its own model when it runs (serving,
+# deploy and monitor settings), so the pipeline does not import them; here only named, so that a
+# misspelt top-level section is refused instead of ignored.
+ToolSection = Annotated[dict[str, Any], BeforeValidator(lambda value: value or {})]
+
+
 class Params(_Section):
-    # Other tools (serving, deploy, drift) keep their own sections; the pipeline checks its own.
-    model_config = ConfigDict(extra="allow", frozen=True)
+    drift: ToolSection = {}
+    monitor: ToolSection = {}
+    serving: ToolSection = {}
+    deploy: ToolSection = {}
 
     dataset: DatasetSpec
     featurize: FeaturizeParams = FeaturizeParams()

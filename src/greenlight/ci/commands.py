@@ -135,5 +135,5 @@ def _context(params: Path) -> Context:
     from greenlight.ci.config import Context, dvc_remotes  # noqa: PLC0415
     from greenlight.monitor.settings import drift_params  # noqa: PLC0415
 
-    source = drift_params(load_params(params)).source
+    source = drift_params(load_params(params), params).source
     return Context(env=os.environ, remotes=dvc_remotes(dvc=_dvc()), drift_source=source)

@@ -48,7 +48,7 @@ def drift(
     from greenlight.monitor import job  # noqa: PLC0415
     from greenlight.monitor.settings import drift_params  # noqa: PLC0415
 
-    settings = drift_params(load_params(params))
+    settings = drift_params(load_params(params), params)
     task = job.DriftJob(settings, log, bundle, reference, reports, _moment(until))
     result, context = job.run(task)
     typer.echo(summary(result, context))
@@ -98,7 +98,7 @@ def drift_fetch(
     """Fetch the prediction log from where the deployment ships it (drift.source)."""
     from greenlight.monitor.settings import drift_params  # noqa: PLC0415
 
-    settings = drift_params(load_params(params))
+    settings = drift_params(load_params(params), params)
     fetched = _fetch_or_notice(
         source or settings.source, log or settings.prediction_log, missing_ok
     )
@@ -149,7 +149,7 @@ def ship_logs(
     from greenlight.monitor.ship import dvc_remotes  # noqa: PLC0415
     from greenlight.monitor.ship import ship_logs as ship  # noqa: PLC0415
 
-    settings = drift_params(load_params(params))
+    settings = drift_params(load_params(params), params)
     destination = target or settings.source
     names = ship(log or settings.prediction_log, destination, dvc_remotes())
     typer.echo(f"shipped {len(names)} log file(s) to {destination}: {', '.join(names)}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from greenlight.config import Params
+from greenlight.config import DEFAULT_PARAMS, Params
 from greenlight.errors import ConfigError
 
 DEFAULT_LOG = Path("logs/predictions.jsonl")
@@ -56,14 +56,13 @@ class DriftParams(_Section):
     drift_share: float = Field(0.15, gt=0, le=1)  # traffic drifts when this share of features does
 
 
-def drift_params(params: Params) -> DriftParams:
-    """The `drift:` section of params.yaml, or the defaults when there is none."""
-    raw = (params.model_extra or {}).get("drift") or {}
+def drift_params(params: Params, source: Path = DEFAULT_PARAMS) -> DriftParams:
+    """The `drift:` section of params.yaml (read from `source`), or the defaults without one."""
     try:
-        return DriftParams.model_validate(raw)
+        return DriftParams.model_validate(params.drift)
     except ValidationError as error:
         problems = "; ".join(
             "drift." + ".".join(str(part) for part in problem["loc"]) + f": {problem['msg']}"
             for problem in error.errors()
         )
-        raise ConfigError(f"params.yaml: {problems}") from error
+        raise ConfigError(f"{source}: {problems}") from error
