@@ -50,7 +50,7 @@ def test_a_misspelt_section_is_refused_not_ignored(config_dir: Path) -> None:
 
 
 def test_a_drift_mistake_names_the_params_file_it_came_from(config_dir: Path) -> None:
-    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
+    from greenlight.monitor.settings import drift_params
 
     path = config_dir / "params.yaml"
     edit(path, lambda d: d["drift"].update(p_value=2))
