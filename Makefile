@@ -98,9 +98,21 @@ serve: setup ## Serve models/bundle on http://127.0.0.1:3000 (POST /predict, /re
 bento: setup ## Build the bento greenlight-service:<model version> (service, bundle, pinned deps)
 	$(BIN)/greenlight bento
 
+# The serving image: deploy/image/Dockerfile, built offline from the wheelhouse (README "The
+# image"). BASE_IMAGE: a base with Python 3.11 (default: the Dockerfile's pinned python slim;
+# here, with no image registry: BASE_IMAGE=greenlight-base:bookworm, made by .ci/services.sh).
+BASE_IMAGE ?=
+.PHONY: image-lock
+image-lock: setup ## Hash-lock the serving closure's wheels (from requirements.lock) -> deploy/image/requirements.txt
+	$(BIN)/greenlight image-lock
+
+.PHONY: wheelhouse
+wheelhouse: setup ## Download the image's locked wheels, hash-checked, into build/wheelhouse (the build itself is offline)
+	$(BIN)/greenlight wheelhouse
+
 .PHONY: containerize
-containerize: bento ## Build its OCI image with docker or podman (ENGINE=podman to choose)
-	$(BIN)/greenlight containerize $(if $(ENGINE),--engine $(ENGINE))
+containerize: wheelhouse ## Build the serving image from deploy/image/Dockerfile, offline (ENGINE=podman, BASE_IMAGE=...)
+	$(BIN)/greenlight containerize $(if $(ENGINE),--engine $(ENGINE)) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
 
 .PHONY: bench-serve
 bench-serve: setup ## Load-test the real service on a free local port -> reports/serving_bench.json
@@ -273,11 +285,11 @@ deploy-check-image: setup ## CI, rollback: IMAGE must be <this repo's image>@sha
 	$(BIN)/greenlight ci check-image "$${IMAGE:-}" --name $(IMAGE_NAME)
 
 .PHONY: deploy-image
-deploy-image: setup ## CI: pull the bundle dvc.lock names from the team remote, check its hashes, build its bento, containerize -> $(IMAGE_NAME):$(IMAGE_TAG)
+deploy-image: setup ## CI: pull the bundle dvc.lock names from the team remote, check its hashes, gather the wheels, build the image offline -> $(IMAGE_NAME):$(IMAGE_TAG)
 	$(BIN)/dvc pull models/bundle
 	$(BIN)/greenlight ci check-pulled models/bundle
-	$(BIN)/greenlight bento
-	$(BIN)/greenlight containerize --engine docker --image-tag $(IMAGE_NAME):$(IMAGE_TAG)
+	$(BIN)/greenlight wheelhouse
+	$(BIN)/greenlight containerize --engine docker --image-tag $(IMAGE_NAME):$(IMAGE_TAG) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
 
 # The login stays until the job's attestation (push-to-registry) is pushed: deploy-logout after it.
 REGISTRY ?= ghcr.io

@@ -3,8 +3,8 @@
 # (vfs storage, no iptables, no bridge: containers use --network host or none), an OCI registry
 # on 127.0.0.1, and a local Debian bookworm base image with Python 3.11 (no registry to pull
 # python:3.11-slim from). `start` starts what is not running, `stop` stops what it started, by PID.
-# No test uses them yet: issue 11's image and container-target tests are to find the engine by
-# GREENLIGHT_DOCKER_HOST (default: the socket below) and skip, with a reason, when it is missing.
+# The image tests (tests/serving/test_image.py) and the docker target's (tests/deploy) find the
+# engine by GREENLIGHT_DOCKER_HOST (default: the socket below) and skip, with a reason, without it.
 set -euo pipefail
 
 STATE=/run/greenlight

@@ -320,7 +320,8 @@ def test_the_build_checks_what_it_pulled_against_dvc_lock() -> None:
     assert recipe.index("dvc pull models/bundle") < recipe.index(
         "greenlight ci check-pulled models/bundle"
     )
-    assert recipe.index("check-pulled") < recipe.index("greenlight bento")
+    assert recipe.index("check-pulled") < recipe.index("greenlight containerize")
+    assert recipe.index("greenlight wheelhouse") < recipe.index("greenlight containerize")
 
 
 # --- drift.yml -------------------------------------------------------------------------------

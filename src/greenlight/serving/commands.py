@@ -45,21 +45,41 @@ def bento(
 
 
 def containerize(
-    bundle: Annotated[Path, typer.Option(help="Model bundle whose bento to build.")] = Path(
+    bundle: Annotated[Path, typer.Option(help="Model bundle to put in the image.")] = Path(
         "models/bundle"
     ),
     engine: Annotated[
         str | None, typer.Option(help="docker or podman (default: the first that runs).")
     ] = None,
     image_tag: Annotated[
-        str | None, typer.Option(help="Image name:tag (default: the bento's tag).")
+        str | None, typer.Option(help="Image name:tag (default: greenlight-service:<version>).")
+    ] = None,
+    base_image: Annotated[
+        str | None,
+        typer.Option(help="Base image with Python 3.11 (default: the Dockerfile's python slim)."),
     ] = None,
 ) -> None:
-    """Build the OCI image of the bento greenlight-service:<model version>."""
+    """Build the serving image from deploy/image/Dockerfile, offline, from `make wheelhouse`."""
     from greenlight.manifest import read_manifest  # noqa: PLC0415
     from greenlight.serving import bento as packaging  # noqa: PLC0415
+    from greenlight.serving import image_build  # noqa: PLC0415
 
     version = packaging.bento_version(str(read_manifest(bundle)["model_version"]))
-    tag = f"{packaging.BENTO_NAME}:{version}"
-    chosen = packaging.find_engine(tag, engine)
-    typer.echo(f"image {packaging.containerize(tag, chosen, image_tag)} built with {chosen}")
+    image = image_tag or f"{packaging.BENTO_NAME}:{version}"
+    chosen = packaging.find_engine(image, engine)
+    built = image_build.containerize(bundle, chosen, image, base_image)
+    typer.echo(f"image {image} ({built}) built with {chosen}")
+
+
+def wheelhouse() -> None:
+    """Download the image's locked wheels, hash-checked, into build/wheelhouse (needs the index)."""
+    from greenlight.serving import image  # noqa: PLC0415
+
+    typer.echo(f"wheels in {image.gather_wheelhouse()}")
+
+
+def image_lock() -> None:
+    """Write deploy/image/requirements.txt: the serving closure's pins with their hashes."""
+    from greenlight.serving import image  # noqa: PLC0415
+
+    typer.echo(f"{image.lock_image_requirements()} written")
