@@ -114,6 +114,24 @@ wheelhouse: setup ## Download the image's locked wheels, hash-checked, into buil
 containerize: wheelhouse ## Build the serving image from deploy/image/Dockerfile, offline (ENGINE=podman, BASE_IMAGE=...)
 	$(BIN)/greenlight containerize $(if $(ENGINE),--engine $(ENGINE)) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
 
+# The image's SBOM: CycloneDX's cyclonedx-bom (pinned, in .tools/sbom apart from .venv) run inside a
+# container of the image, against its /opt/venv (greenlight image-sbom).
+SBOM_VENV := .tools/sbom
+SBOM_STAMP := $(SBOM_VENV)/.installed-$(shell cksum < tools/sbom/requirements.txt | cut -d' ' -f1)
+SBOM ?= build/image/sbom.cdx.json
+.PHONY: sbom-tools
+sbom-tools: $(SBOM_STAMP) ## Install cyclonedx-bom (pinned: tools/sbom/requirements.txt) into .tools/sbom
+
+$(SBOM_STAMP): tools/sbom/requirements.txt | setup
+	@test -x $(SBOM_VENV)/bin/python || $(PYTHON) -m venv $(SBOM_VENV)
+	$(UV) pip install --quiet --python $(SBOM_VENV)/bin/python --no-deps $(FIND_LINKS) -r tools/sbom/requirements.txt
+	@rm -f $(SBOM_VENV)/.installed-* && touch $@
+
+.PHONY: sbom
+sbom: setup sbom-tools ## The CycloneDX SBOM of the packages installed in IMAGE (name:tag) -> build/image/sbom.cdx.json
+	@test -n "$(IMAGE)" || { echo "IMAGE is not set: the built image, e.g. IMAGE=greenlight-service:<version>" >&2; exit 1; }
+	$(BIN)/greenlight image-sbom --image $(IMAGE) --output $(SBOM) $(if $(ENGINE),--engine $(ENGINE))
+
 .PHONY: bench-serve
 bench-serve: setup ## Load-test the real service on a free local port -> reports/serving_bench.json
 	$(BIN)/python -m greenlight.serving.bench
@@ -290,6 +308,10 @@ deploy-image: setup ## CI: pull the bundle dvc.lock names from the team remote, 
 	$(BIN)/greenlight ci check-pulled models/bundle
 	$(BIN)/greenlight wheelhouse
 	$(BIN)/greenlight containerize --engine docker --image-tag $(IMAGE_NAME):$(IMAGE_TAG) $(if $(BASE_IMAGE),--base-image $(BASE_IMAGE))
+
+.PHONY: deploy-sbom
+deploy-sbom: setup sbom-tools ## CI: the SBOM of $(IMAGE_NAME):$(IMAGE_TAG) -> build/image/sbom.cdx.json (deploy.yml attests it)
+	$(BIN)/greenlight image-sbom --engine docker --image $(IMAGE_NAME):$(IMAGE_TAG) --output $(SBOM)
 
 # The login stays until the job's attestation (push-to-registry) is pushed: deploy-logout after it.
 REGISTRY ?= ghcr.io

@@ -150,6 +150,7 @@ app.command()(serving_commands.bento)
 app.command()(serving_commands.containerize)
 app.command()(serving_commands.wheelhouse)
 app.command("image-lock")(serving_commands.image_lock)
+app.command("image-sbom")(serving_commands.image_sbom)
 app.add_typer(monitor_commands.app)  # drift, drift-fetch, drift-issue
 app.add_typer(deploy_commands.app, name="deploy")  # deploy, status, rollback, summary, down
 app.add_typer(ci_commands.app)  # pr-comment

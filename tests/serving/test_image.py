@@ -30,7 +30,7 @@ from image_support import (
 
 from conftest import PipelineRun, working_directory
 from greenlight.localnet import free_port
-from greenlight.serving import image, image_build
+from greenlight.serving import image, image_build, image_sbom
 from greenlight.serving.bento import PackagingError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -234,3 +234,21 @@ def test_the_image_says_what_it_carries_and_carries_nothing_else(
     lowered = {name.lower() for name in listing}
     assert "sklearn" in lowered and "bentoml" in lowered and "serving" in lowered
     assert not {"torch", "dvc", "pip", "setuptools", "stages", "report", "cli.py"} & lowered
+
+
+@pytest.mark.slow
+def test_the_sbom_lists_exactly_the_locked_packages_installed_in_the_image(
+    built: dict, tmp_path: Path
+) -> None:
+    tool_venv = ROOT / image_sbom.TOOL_VENV
+    try:
+        image_sbom.tool_site(tool_venv)
+    except PackagingError as missing:
+        pytest.skip(str(missing))
+    output = tmp_path / "sbom.cdx.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCKER_HOST", DOCKER_HOST)
+        document = image_sbom.image_sbom("docker", built["tag"], output, tool_venv)
+    assert document["bomFormat"] == "CycloneDX" and json.loads(output.read_text()) == document
+    locked = image.locked_versions((ROOT / image.IMAGE_LOCK).read_text())
+    assert image_sbom.components(document) == locked  # nothing of the tool, pip or setuptools

@@ -248,6 +248,27 @@ def test_the_registry_login_lasts_until_the_attestation_is_pushed() -> None:
     assert DEPLOY["jobs"][BUILD]["steps"][min(logouts)].get("if") == "always()"
 
 
+def test_the_sbom_is_made_from_the_built_image_and_attested_to_its_pushed_digest() -> None:
+    """`make deploy-sbom` writes the SBOM attest-sbom reads, after the build and before the push;
+    attest-sbom names the pushed digest and pushes beside it while the login lasts."""
+    steps = DEPLOY["jobs"][BUILD]["steps"]
+    runs = [s.get("run", "").split()[1] if "run" in s else "" for s in steps]
+    sbom = next(i for i, s in enumerate(steps) if "actions/attest-sbom@" in s.get("uses", ""))
+    made = runs.index("deploy-sbom")
+    assert runs.index("deploy-image") < made < runs.index("deploy-push") < sbom
+    assert sbom < runs.index("deploy-logout")
+    attest = steps[sbom]["with"]
+    assert attest["subject-digest"] == "${{ steps.push.outputs.digest }}"
+    assert attest["subject-name"] == "${{ steps.push.outputs.name }}"
+    assert attest["push-to-registry"] is True
+    recipe = make("-n", "deploy-sbom").stdout
+    assert f"--output {attest['sbom-path']}" in recipe
+    assert "image-sbom --engine docker --image" in recipe
+    assert {"id-token", "attestations"} <= writes(DEPLOY["jobs"][BUILD])
+    for name, job in DEPLOY["jobs"].items():
+        assert name == BUILD or "attestations" not in job.get("permissions", {}), name
+
+
 def rollout_steps(variables: dict[str, str], config: dict[str, str]) -> list[dict]:
     """The rollout job's steps that run, its `env` (DEPLOY_TARGET...) as GitHub evaluates it."""
     context = event("workflow_call", inputs={"ref": "a" * 40}, variables=variables)

@@ -53,6 +53,7 @@ STAND_INS = {
     "actions/download-artifact": "download-artifact",
     "aws-actions/configure-aws-credentials": "configure-aws-credentials",
     "actions/attest-build-provenance": "attest-build-provenance",
+    "actions/attest-sbom": "attest-sbom",
 }
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 # act's host mode runs every step on a pseudo-terminal; GitHub's runner gives steps a pipe and no

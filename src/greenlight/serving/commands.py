@@ -83,3 +83,20 @@ def image_lock() -> None:
     from greenlight.serving import image  # noqa: PLC0415
 
     typer.echo(f"{image.lock_image_requirements()} written")
+
+
+def image_sbom(
+    image: Annotated[str, typer.Option(help="The built image: name:tag or ID.")],
+    engine: Annotated[
+        str | None, typer.Option(help="docker or podman (default: the first that runs).")
+    ] = None,
+    output: Annotated[Path, typer.Option(help="Where to write it.")] = Path(
+        "build/image/sbom.cdx.json"
+    ),
+) -> None:
+    """Write the CycloneDX SBOM of the packages installed in IMAGE (cyclonedx-bom, run in it)."""
+    from greenlight.serving import bento as packaging  # noqa: PLC0415
+    from greenlight.serving import image_sbom as sbom  # noqa: PLC0415
+
+    document = sbom.image_sbom(packaging.find_engine(image, engine), image, output)
+    typer.echo(f"{output}: {len(document['components'])} packages installed in {image}")

@@ -6,6 +6,7 @@ sees old ones, as on GitHub. Inputs arrive as INPUT_* variables; outputs go to $
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -90,7 +91,17 @@ def attest() -> int:
         "workflow_ref": os.environ.get("GITHUB_WORKFLOW_REF", ""),
         "signed": False,
     }
-    path = _store() / f"attestation-{digest.split(':', 1)[1][:16]}.json"
+    sbom = os.environ.get("INPUT_SBOM_PATH", "")
+    if sbom and not Path(sbom).is_file():  # attest-sbom's stand-in: the SBOM must be there
+        print(f"::error::sbom-path {sbom!r} is not a file")
+        return 1
+    if sbom:
+        record["sbom"] = {
+            "path": sbom,
+            "sha256": hashlib.sha256(Path(sbom).read_bytes()).hexdigest(),
+        }
+    kind = "sbom-attestation" if sbom else "attestation"
+    path = _store() / f"{kind}-{digest.split(':', 1)[1][:16]}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2))
     _output(**{"bundle-path": str(path)})
