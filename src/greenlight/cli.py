@@ -18,6 +18,7 @@ from greenlight.config import DEFAULT_PARAMS, Params, load_params
 from greenlight.deploy import commands as deploy_commands
 from greenlight.errors import GreenlightError
 from greenlight.monitor import commands as monitor_commands
+from greenlight.monitor import outcome_commands
 from greenlight.serving import commands as serving_commands
 
 EXIT_POLICY = 1
@@ -152,6 +153,8 @@ app.command()(serving_commands.wheelhouse)
 app.command("image-lock")(serving_commands.image_lock)
 app.command("image-sbom")(serving_commands.image_sbom)
 app.add_typer(monitor_commands.app)  # drift, drift-fetch, drift-issue
+app.add_typer(outcome_commands.outcomes, name="outcomes")  # import
+app.add_typer(outcome_commands.monitor, name="monitor")  # performance
 app.add_typer(deploy_commands.app, name="deploy")  # deploy, status, rollback, summary, down
 app.add_typer(ci_commands.app)  # pr-comment
 app.add_typer(ci_commands.ci, name="ci")  # check-ref, check-image, config

@@ -6,3 +6,4 @@ The monitor reads the prediction log format (versioned, see `log_reader`), never
 EXIT_DRIFT = (
     3  # `greenlight drift`: 0 no drift, 3 drift, 2 bad input (missing log, empty window, ...)
 )
+EXIT_DEGRADED = 3  # `greenlight monitor performance`: 0 fine or not enough outcomes, 3 degraded

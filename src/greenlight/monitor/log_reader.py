@@ -30,6 +30,8 @@ VERSION = "__model_version__"
 LABEL = "__label__"
 PROBABILITY = "__probability__"
 WHERE = "__where__"  # "file:line", so a value found wrong later still names its line
+REQUEST_ID = "__request_id__"
+RECORD = "__record__"  # the line's 0-based position within its request (`with_record_numbers`)
 
 
 def log_files(path: Path) -> list[Path]:
@@ -48,7 +50,7 @@ def read_log(path: Path, features: Sequence[str]) -> pd.DataFrame:
     """Every record of every log file: the feature columns plus the reader's own columns."""
     rows = [row for file in log_files(path) for row in _file_rows(file, frozenset(features))]
     frame = pd.DataFrame.from_records(
-        rows, columns=[*features, TIMESTAMP, VERSION, LABEL, PROBABILITY, WHERE]
+        rows, columns=[*features, TIMESTAMP, VERSION, LABEL, PROBABILITY, WHERE, REQUEST_ID]
     )
     frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP], utc=True)
     return frame
@@ -77,6 +79,7 @@ def parse_line(text: str, where: str, features: frozenset[str]) -> dict[str, Any
     row = _features(record["features"], where, features)
     row.update({TIMESTAMP: _timestamp(record["timestamp"], where), LABEL: label, WHERE: where})
     row.update({VERSION: str(record["model_version"]), PROBABILITY: probability})
+    row[REQUEST_ID] = str(record["request_id"])
     return row
 
 
@@ -124,6 +127,18 @@ def _timestamp(value: object, where: str) -> datetime:
     if moment is None or moment.tzinfo is None:
         raise LogFormatError(f"{where}: timestamp {value!r} is not an ISO 8601 time with a zone")
     return moment
+
+
+def with_record_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with RECORD: each line's position within its request, counted in the order the
+    service wrote the request's lines (oldest file first: `.2` before `.1` before the live file,
+    then by line), since a batch may straddle a rotation."""
+    file_and_line = frame[WHERE].str.rsplit(":", n=1)
+    rotation = file_and_line.str[0].str.extract(r"\.(\d+)$")[0].fillna("0").astype(int)
+    order = pd.DataFrame({"age": -rotation, "line": file_and_line.str[1].astype(int)})
+    written = frame.loc[order.sort_values(["age", "line"], kind="stable").index]
+    numbers = written.groupby(REQUEST_ID, sort=False).cumcount()
+    return frame.assign(**{RECORD: numbers.reindex(frame.index).astype(int)})
 
 
 def check_types(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> None:

@@ -1,10 +1,11 @@
-"""The `drift:` section of params.yaml, checked like the pipeline's own sections: a bad value is
-reported with its dotted key, e.g. `drift.window.days`."""
+"""The `drift:` and `performance:` sections of params.yaml, checked like the pipeline's own
+sections: a bad value is reported with its dotted key, e.g. `drift.window.days`."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -13,6 +14,8 @@ from greenlight.errors import ConfigError
 
 DEFAULT_LOG = Path("logs/predictions.jsonl")
 DEFAULT_SOURCE = "remote://team/prediction-logs"
+DEFAULT_OUTCOMES = Path("logs/outcomes.jsonl")
+_T = TypeVar("_T", bound=BaseModel)
 
 
 class _Section(BaseModel):
@@ -56,13 +59,44 @@ class DriftParams(_Section):
     drift_share: float = Field(0.15, gt=0, le=1)  # traffic drifts when this share of features does
 
 
+class MaxDrop(_Section):
+    """How far below the model's test figure a live figure may fall before it is a degradation."""
+
+    accuracy: float = Field(0.05, gt=0, lt=1)
+    roc_auc: float = Field(0.05, gt=0, lt=1)
+
+
+class MaxRise(_Section):
+    """How far above the model's test figure a live error figure may rise."""
+
+    brier: float = Field(0.03, gt=0, lt=1)
+
+
+class PerformanceParams(_Section):
+    outcome_log: Path = DEFAULT_OUTCOMES  # JSON Lines, docs/outcome-log.md
+    window: Window = Window(days=30)  # over the predictions' timestamps
+    min_outcomes: int = Field(500, ge=10)  # fewer labelled predictions: "not enough outcomes"
+    max_drop: MaxDrop = MaxDrop()
+    max_rise: MaxRise = MaxRise()
+
+
 def drift_params(params: Params, source: Path = DEFAULT_PARAMS) -> DriftParams:
     """The `drift:` section of params.yaml (read from `source`), or the defaults without one."""
+    return _section(params.drift, "drift", DriftParams, source)
+
+
+def performance_params(params: Params, source: Path = DEFAULT_PARAMS) -> PerformanceParams:
+    """`monitor.performance` of params.yaml (read from `source`), or the defaults without one."""
+    raw = params.monitor.get("performance") or {}
+    return _section(raw, "monitor.performance", PerformanceParams, source)
+
+
+def _section(raw: object, name: str, model: type[_T], source: Path) -> _T:
     try:
-        return DriftParams.model_validate(params.drift)
+        return model.model_validate(raw)
     except ValidationError as error:
         problems = "; ".join(
-            "drift." + ".".join(str(part) for part in problem["loc"]) + f": {problem['msg']}"
+            f"{name}." + ".".join(str(part) for part in problem["loc"]) + f": {problem['msg']}"
             for problem in error.errors()
         )
         raise ConfigError(f"{source}: {problems}") from error

@@ -1,0 +1,102 @@
+"""Delayed labels on the command line (cli.py adds both Typers): `greenlight outcomes import` and
+`greenlight monitor performance`. Cheap to import; each command imports its machinery when it runs.
+
+`greenlight monitor performance` exits 0 when the live figures are within the thresholds or there
+are not enough outcomes to judge (the verdict says which), 3 (EXIT_DEGRADED) on a degradation,
+and 2 with one line for bad input, like `greenlight drift`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from greenlight.config import DEFAULT_PARAMS, load_params
+from greenlight.monitor import EXIT_DEGRADED
+from greenlight.monitor.commands import LogOption, ParamsOption, _append, _moment
+from greenlight.paths import BUNDLE, REPORTS
+
+if TYPE_CHECKING:
+    from greenlight.monitor.performance_report import PerformanceResult
+
+outcomes = typer.Typer(help="Delayed labels: the true outcomes of logged predictions.")
+monitor = typer.Typer(help="The live model, measured from its logs.")
+
+OutcomeLogOption = Annotated[
+    Path | None, typer.Option(help="Outcome log (default: monitor.performance.outcome_log).")
+]
+BundleOption = Annotated[Path, typer.Option(help="The deployed model's bundle.")]
+
+
+@outcomes.command("import")
+def import_labels(
+    labels: Annotated[Path, typer.Argument(help="CSV or JSON Lines: request_id, record, label.")],
+    *,
+    params: ParamsOption = DEFAULT_PARAMS,
+    log: LogOption = None,
+    outcome_log: OutcomeLogOption = None,
+    bundle: BundleOption = BUNDLE,
+) -> None:
+    """Check a labels file against the spec and the prediction log, append it to the outcome log."""
+    from greenlight.monitor.performance_job import ImportJob, import_outcomes  # noqa: PLC0415
+    from greenlight.monitor.settings import drift_params, performance_params  # noqa: PLC0415
+
+    loaded = load_params(params)
+    target = outcome_log or performance_params(loaded, params).outcome_log
+    job = ImportJob(labels, target, log or drift_params(loaded, params).prediction_log, bundle)
+    count = import_outcomes(job)
+    typer.echo(f"imported {count:,} outcome(s) from {labels} into {target}")
+
+
+@monitor.command()
+def performance(
+    *,
+    params: ParamsOption = DEFAULT_PARAMS,
+    log: LogOption = None,
+    outcome_log: OutcomeLogOption = None,
+    bundle: BundleOption = BUNDLE,
+    metrics: Annotated[Path, typer.Option(help="The model's test figures.")] = REPORTS
+    / "metrics.json",
+    sensitive: Annotated[
+        Path | None,
+        typer.Option(help="Access-controlled CSV/JSONL: request_id, record, sensitive columns."),
+    ] = None,
+    reports: Annotated[Path, typer.Option(help="Where performance.{html,json,md} go.")] = REPORTS,
+    until: Annotated[str | None, typer.Option(help="Window end, ISO 8601 (default: now).")] = None,
+    github_output: Annotated[
+        Path | None, typer.Option(help="Append degraded=true|false here (GitHub step output).")
+    ] = None,
+) -> None:
+    """Live accuracy, ROC AUC, Brier score from outcomes. Exit 0: fine or too few, 3: worse."""
+    from greenlight.monitor.performance_job import PerformanceJob, run  # noqa: PLC0415
+    from greenlight.monitor.settings import drift_params, performance_params  # noqa: PLC0415
+
+    loaded = load_params(params)
+    settings = performance_params(loaded, params)
+    if outcome_log is not None:
+        settings = settings.model_copy(update={"outcome_log": outcome_log})
+    prediction_log = log or drift_params(loaded, params).prediction_log
+    job = PerformanceJob(settings, prediction_log, bundle, metrics, reports, sensitive)
+    job = replace(job, min_group_count=loaded.fairness.min_group_count, now=_moment(until))
+    result = run(job)
+    typer.echo(result_line(result))
+    typer.echo(f"reports: {reports}/performance.html, performance.json, performance.md")
+    _append(github_output, f"degraded={str(result.degraded).lower()}\n")
+    if result.degraded:
+        raise typer.Exit(EXIT_DEGRADED)
+
+
+def result_line(result: PerformanceResult) -> str:
+    """The verdict, the count and the live figures, one line."""
+    figures = result.figures
+    shown = ", ".join(
+        f"{name} {value:.4f}" if value is not None else f"{name} n/a"
+        for name, value in (
+            ("accuracy", figures.accuracy),
+            ("roc_auc", figures.roc_auc),
+            ("brier", figures.brier),
+        )
+    )
+    return f"{result.verdict}: {figures.count:,} labelled predictions; {shown}"
