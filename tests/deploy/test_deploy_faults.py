@@ -3,7 +3,8 @@ hang up mid-body (no error for the deploy watch), then SIGKILL the live color's 
 worker and HAProxy in turn; for each, the requests that failed, when it was seen (`deploy status`,
 the proxy's /metrics) and when it was recovered, by what. `make bench-faults` writes the figures to
 reports/deploy_faults.json (the path in GREENLIGHT_FAULTS_REPORT). The rig then checks, by a /proc
-scan, that `deploy down` left no process of ours."""
+scan, that `deploy down` left no process of ours. A second test kills one of two workers: the
+other keeps the color serving (`two_workers` in the same JSON)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def real_rig(tmp_path: Path) -> Iterator[LocalRig]:
 class Fault:
     name: str
     at: float  # time.time() of the kill
-    detected_s: float  # until `deploy status` (or the proxy's /metrics) showed it
+    detected_s: float | None  # until `deploy status` (or the proxy's /metrics) showed it
     restored_s: float  # until the target was whole again
     recovered_by: str
     until: float = 0.0  # when the next fault began (or the load ended)
@@ -122,8 +123,12 @@ def proxy_metrics(rig: LocalRig) -> list[str]:
 
 
 def worker_of(record: processes.ProcessRecord) -> psutil.Process | None:
-    workers = [p for p in processes.tree(record) if "_bentoml_impl.worker" in " ".join(p.cmdline())]
+    workers = workers_of(record)
     return workers[0] if workers else None
+
+
+def workers_of(record: processes.ProcessRecord) -> list[psutil.Process]:
+    return [p for p in processes.tree(record) if "_bentoml_impl.worker" in " ".join(p.cmdline())]
 
 
 def live_slot(rig: LocalRig) -> tuple[Color, processes.ProcessRecord, int]:
@@ -247,6 +252,51 @@ def test_kill_the_supervisor_a_worker_and_the_proxy_in_turn(
     state = state_of(real_rig)
     assert state.proxy is None and all(slot.process is None for slot in state.slots.values())
     # the rig's teardown then scans /proc: no process of this test may be left
+
+
+def kill_one_of_two_workers(rig: LocalRig) -> Fault:
+    """The other worker keeps accepting on the supervisor's listening socket while BentoML
+    respawns the killed one; HAProxy's checks keep passing (nothing to see in /metrics)."""
+    color, supervisor, port = live_slot(rig)
+    old = workers_of(supervisor)
+    assert len(old) == 2, old
+    downs, at = times_down(rig, color), time.time()
+    old[0].send_signal(signal.SIGKILL)
+    fresh = lambda: {w.pid for w in workers_of(supervisor)} - {w.pid for w in old}  # noqa: E731
+    assert wait_for(lambda: len(workers_of(supervisor)) == 2 and bool(fresh()), WORKER_BACK_S)
+    assert wait_for(lambda: ready(port), within=30)
+    name = f"one of 2 workers SIGKILL (checks took it DOWN {times_down(rig, color) - downs}x)"
+    return Fault(name, at, None, time.time() - at, "BentoML's supervisor; the other worker served")
+
+
+def test_a_second_worker_serves_while_the_killed_one_respawns(
+    tmp_path: Path, pipeline_run: PipelineRun
+) -> None:
+    command = (*REAL_COMMAND, "--workers", "2")
+    with local_rig(command, tmp_path / "bundles", readiness_deadline_s=240.0) as rig:
+        bundle = real_bundle(pipeline_run.bundle, rig.bundles, "v1")
+        assert deploy(rig, bundle).ok
+        record = json.loads((bundle / "manifest.json").read_text())["known_answers"][0]["record"]
+        with SteadyLoad(rig.url, record, rate=RATE, clients=CLIENTS, max_seconds=300) as load:
+            time.sleep(2.0)
+            fault = kill_one_of_two_workers(rig)
+            time.sleep(2.0)
+            fault.until = time.time()
+            answers = load.stop()
+    report = fault.report(answers)
+    print(f"\n{json.dumps(report)}")
+    publish_more("two_workers", report)
+    # far fewer than one worker's outage (all of its window); a loaded machine may fail a few
+    assert report["requests_failed"] <= 0.25 * report["requests"], report  # type: ignore[operator]
+
+
+def publish_more(key: str, report: dict[str, object]) -> None:
+    """Add `report` under `key` to the figures the first test wrote (if it was asked to)."""
+    destination = os.environ.get(REPORT_VARIABLE)
+    if not destination or not Path(destination).is_file():
+        return
+    figures = json.loads(Path(destination).read_text())
+    write_json(Path(destination), {**figures, key: report})
 
 
 def publish(reports: list[dict[str, object]], answers: int) -> None:
