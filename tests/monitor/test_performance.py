@@ -20,9 +20,9 @@ from greenlight.config import Params, load_params
 from greenlight.errors import ConfigError
 from greenlight.logformat import OUTCOME_FIELDS
 from greenlight.monitor import EXIT_DEGRADED, log_reader, performance
-from greenlight.monitor.errors import OutcomeError
 from greenlight.monitor.performance_job import ImportJob, PerformanceJob, import_outcomes, run
 from greenlight.monitor.settings import PerformanceParams, Window, performance_params
+from greenlight.outcomes import OutcomeError
 
 ROOT = Path(__file__).resolve().parents[2]
 UNSHIFTED_SAMPLES = 20

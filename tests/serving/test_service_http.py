@@ -1,6 +1,6 @@
 """The real service (`greenlight serve` on a free 127.0.0.1 port, the sample bundle): predictions
-equal the in-process bundle, health and metrics endpoints, the prediction log, and 4xx answers
-that name the problem."""
+equal the in-process bundle, health and metrics endpoints, the prediction log, 4xx answers that
+name the problem, and POST /feedback into the outcome log."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ from serving_support import input_records
 
 from conftest import PipelineRun
 from greenlight.artifacts import Bundle, load_bundle
+from greenlight.outcomes import read_outcome_log
 from greenlight.serving.server import RunningServer
 
 pytestmark = pytest.mark.slow
 
 MAX_BATCH = 50
 MAX_BODY = 200_000
+LABELS = (">50K", "<=50K")
 
 
 @pytest.fixture(scope="module")
@@ -264,3 +266,64 @@ def test_concurrent_requests_each_get_their_own_predictions(
         np.testing.assert_allclose(probabilities, expected[start:end], rtol=1e-9)
         lines = wait_for_lines(log_path, response.headers["x-request-id"], end - start)
         assert [line["prediction"]["probability"] for line in lines] == probabilities
+
+
+def feedback(client: httpx.Client, **fields: Any) -> httpx.Response:
+    return client.post("/feedback", json=fields)
+
+
+def logged_request(client: httpx.Client, batch: list[dict[str, Any]], log_path: Path) -> str:
+    """A prediction's request id, once its lines are in the log (where /feedback looks)."""
+    request_id = predict(client, {"records": batch}).headers["x-request-id"]
+    wait_for_lines(log_path, request_id, len(batch))
+    return request_id
+
+
+def test_feedback_appends_the_true_label_to_the_outcome_log(
+    client: httpx.Client, bundle: Bundle, records: list[dict[str, Any]], log_path: Path
+) -> None:
+    request_id = logged_request(client, records[:3], log_path)
+    label = bundle.spec.target.positive
+    before = client.get("/metrics").text
+    answer = feedback(client, request_id=request_id, record=2, label=label)
+    assert (answer.status_code, answer.json()) == (
+        201,
+        {"request_id": request_id, "record": 2, "label": label},
+    )
+    outcome_log = log_path.with_name("outcomes.jsonl")  # serving.outcome_log's default
+    [outcome] = [o for o in read_outcome_log(outcome_log, LABELS) if o.request_id == request_id]
+    assert (outcome.record, outcome.label) == (2, label)
+    assert '"sex"' not in outcome_log.read_text() and '"race"' not in outcome_log.read_text()
+    after = client.get("/metrics").text
+    grown = metric_value(after, "greenlight_feedback_total", event="recorded")
+    assert grown == metric_value(before, "greenlight_feedback_total", event="recorded") + 1
+    again = feedback(client, request_id=request_id, record=2, label=bundle.spec.target.negative)
+    assert again.status_code == 409
+    assert "already recorded; it is never replaced" in again.json()["error"]
+
+
+def test_feedback_refuses_unknown_ids_bad_labels_and_extra_fields(
+    client: httpx.Client, records: list[dict[str, Any]], log_path: Path
+) -> None:
+    request_id = logged_request(client, records[:2], log_path)
+    cases = [
+        ({"request_id": "0" * 32, "label": ">50K"}, 404, "names no prediction"),
+        ({"request_id": request_id, "record": 2, "label": ">50K"}, 404, "no record 2"),
+        ({"request_id": request_id, "label": ">50K"}, 400, "give record (0 to 1)"),
+        ({"request_id": request_id, "record": 0, "label": "yes"}, 400, "label 'yes' is not one"),
+        ({"request_id": request_id, "record": 0, "label": ">50K", "note": 1}, 400, "['note']"),
+        ({"request_id": request_id, "record": 0, "label": ">50K", "race": "X1"}, 400, "sensitive"),
+    ]
+    for fields, status, words in cases:
+        answer = feedback(client, **fields)
+        assert answer.status_code == status, (fields, answer.text)
+        assert words in answer.json()["error"]
+        assert "X1" not in answer.text
+    text = client.post("/feedback", content=b"{}", headers={"content-type": "text/plain"})
+    assert text.status_code == 415
+    assert client.get("/feedback").status_code == 405
+    assert not [
+        o
+        for o in read_outcome_log(log_path.with_name("outcomes.jsonl"), LABELS)
+        if o.request_id == request_id
+    ]

@@ -28,8 +28,3 @@ class EmptyWindowError(GreenlightError, ValueError):
 
 class ModelVersionError(GreenlightError, ValueError):
     """The log holds no prediction of the bundle's model version: the traffic is another model's."""
-
-
-class OutcomeError(GreenlightError, ValueError):
-    """A labels, outcome-log or sensitive-attribute file breaks its format, or names records the
-    prediction log does not hold; names the file, the key and how many records."""

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from greenlight.monitor.log_reader import LABEL, PROBABILITY, RECORD, REQUEST_ID
-from greenlight.monitor.outcomes import Outcome
 from greenlight.monitor.settings import PerformanceParams
+from greenlight.outcomes import Outcome
 
 TRUTH = "__truth__"
 FINE, DEGRADED, NOT_ENOUGH = "fine", "degraded", "not enough outcomes"

@@ -11,14 +11,15 @@ from typing import Any
 
 import pandas as pd
 
+from greenlight import outcomes
 from greenlight.errors import ArtifactError
+from greenlight.filelock import locked
 from greenlight.files import read_json
-from greenlight.monitor import log_reader, outcomes, performance, window
-from greenlight.monitor.errors import OutcomeError
+from greenlight.monitor import log_reader, performance, window
 from greenlight.monitor.job import Model, read_model
-from greenlight.monitor.outcomes import KEY_FIELDS, Key
 from greenlight.monitor.performance_report import PerformanceResult, write_reports
 from greenlight.monitor.settings import PerformanceParams
+from greenlight.outcomes import KEY_FIELDS, Key, OutcomeError
 from greenlight.paths import BUNDLE, REPORTS
 
 TEST_FIGURES = ("accuracy", "roc_auc", "brier")
@@ -40,10 +41,11 @@ def import_outcomes(job: ImportJob) -> int:
     labels = _labels(model)
     given = outcomes.parse_labels(outcomes.read_rows(job.labels), labels, model.spec.sensitive)
     outcomes.check_unique(job.labels, given)
-    recorded = {outcome.key for outcome in outcomes.read_outcome_log(job.outcome_log, labels)}
-    outcomes.check_new(job.labels, given, recorded)
     outcomes.check_predicted(job.labels, given, predicted_keys(job.prediction_log, model))
-    outcomes.append_outcomes(job.outcome_log, given, job.now)
+    with locked(job.outcome_log):  # the service's POST /feedback appends to the same log
+        recorded = {outcome.key for outcome in outcomes.read_outcome_log(job.outcome_log, labels)}
+        outcomes.check_new(job.labels, given, recorded)
+        outcomes.append_outcomes(job.outcome_log, given, job.now)
     return len(given)
 
 

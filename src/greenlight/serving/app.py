@@ -99,5 +99,6 @@ class PredictRoute:
         return JSONResponse(body, status_code=500, headers={"X-Request-ID": request_id})
 
 
-def predict_app(route: PredictRoute) -> Starlette:
-    return Starlette(routes=[Route("/predict", route.handle, methods=["POST"])])
+def predict_app(route: PredictRoute, *more: Route) -> Starlette:
+    """POST /predict, and `more` routes beside it (the service's POST /feedback)."""
+    return Starlette(routes=[Route("/predict", route.handle, methods=["POST"]), *more])

@@ -28,6 +28,7 @@ def resolve(
         update={
             "bundle": settings.bundle.resolve(),
             "prediction_log": settings.prediction_log.resolve(),
+            "outcome_log": settings.outcome_path.resolve(),
         }
     )
 

@@ -9,17 +9,16 @@ share one log."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from greenlight.filelock import lock_path, locked
 from greenlight.logformat import LOG_FORMAT
 from greenlight.spec import DatasetSpec
 
@@ -67,12 +66,12 @@ class RotatingFile:
         self.path = path
         self.max_bytes = max_bytes
         self.keep = keep
-        self.lock_path = path.with_name(f".{path.name}.lock")  # outside the readers' glob
+        self.lock_path = lock_path(path)  # outside the readers' glob
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
 
     def append(self, lines: Sequence[str]) -> None:
-        with self._locked():
+        with locked(self.path):
             size = self.path.stat().st_size if self.path.exists() else 0
             for chunk in _chunks(lines, size, self.max_bytes):
                 if chunk.rotate_first:
@@ -89,15 +88,6 @@ class RotatingFile:
 
     def rotated(self, number: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{number}")
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self.lock_path.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)

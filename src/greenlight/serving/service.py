@@ -21,6 +21,7 @@ import bentoml
 from greenlight.errors import GreenlightError
 from greenlight.manifest import read_manifest
 from greenlight.serving.app import Hooks, PredictRoute, predict_app
+from greenlight.serving.feedback import MAX_BODY_BYTES, feedback_route
 from greenlight.serving.guard import RequestGuard
 from greenlight.serving.logs import quiet_client_errors
 from greenlight.serving.schema import PredictResponse, request_schema
@@ -37,9 +38,8 @@ quiet_client_errors()
 
 SETTINGS = from_environment()
 MANIFEST = read_manifest(SETTINGS.bundle)
-SCHEMA = request_schema(
-    DatasetSpec.model_validate(MANIFEST["dataset"]), MANIFEST["features"], SETTINGS.max_batch
-)
+SPEC = DatasetSpec.model_validate(MANIFEST["dataset"])
+SCHEMA = request_schema(SPEC, MANIFEST["features"], SETTINGS.max_batch)
 
 PREDICTIONS = bentoml.metrics.Counter(
     name="greenlight_predictions",
@@ -86,10 +86,23 @@ def count_predictions(response: PredictResponse) -> None:
         PREDICTIONS.labels(label=label, model_version=response.model_version).inc(count)
 
 
+FEEDBACK = bentoml.metrics.Counter(
+    name="greenlight_feedback",
+    documentation="POST /feedback answers by result (recorded, invalid, unknown, duplicate, "
+    "error), and requests forgotten (rotated out of the log) or lines unreadable by its index",
+    labelnames=["event"],
+)
+
+
+def count_feedback(event: str, amount: int) -> None:
+    FEEDBACK.labels(event=event).inc(amount)
+
+
 ROUTE = PredictRoute(SCHEMA, Hooks(count_predictions, count_model_error))
+FEEDBACK_ROUTE = feedback_route(SETTINGS, SPEC, count_feedback)
 
 
-@bentoml.asgi_app(predict_app(ROUTE), path="/")
+@bentoml.asgi_app(predict_app(ROUTE, FEEDBACK_ROUTE), path="/")
 @bentoml.service(
     name="greenlight",
     workers=SETTINGS.workers,
@@ -97,11 +110,12 @@ ROUTE = PredictRoute(SCHEMA, Hooks(count_predictions, count_model_error))
     logging={"access": {"enabled": SETTINGS.access_log}},
     # No OpenTelemetry span per prediction: greenlight's request id and log already identify each
     # one, and the span cost as much as the model call (bench-serve).
-    tracing={"excluded_urls": ["/predict"]},
+    tracing={"excluded_urls": ["/predict", "/feedback"]},
 )
 class Greenlight:
-    """POST /predict is greenlight's own route (serving/app.py), mounted on this service; the
-    worker loads and proves the bundle here, then hands the engine to the route."""
+    """POST /predict is greenlight's own route (serving/app.py), mounted on this service beside
+    POST /feedback (serving/feedback.py); the worker loads and proves the bundle here, then hands
+    the engine to the predict route."""
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
@@ -136,4 +150,7 @@ Greenlight.add_asgi_middleware(
     path="/predict",
     max_body_bytes=SETTINGS.max_body_bytes,
     on_abort=count_abort,
+)
+Greenlight.add_asgi_middleware(
+    RequestGuard, path="/feedback", max_body_bytes=MAX_BODY_BYTES, on_abort=count_abort
 )

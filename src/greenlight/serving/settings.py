@@ -20,6 +20,7 @@ from greenlight.paths import BUNDLE
 ENVIRONMENT = {
     "bundle": "GREENLIGHT_BUNDLE",
     "prediction_log": "GREENLIGHT_PREDICTION_LOG",
+    "outcome_log": "GREENLIGHT_OUTCOME_LOG",
     "max_batch": "GREENLIGHT_MAX_BATCH",
     "max_body_bytes": "GREENLIGHT_MAX_BODY_BYTES",
     "workers": "GREENLIGHT_WORKERS",
@@ -40,6 +41,8 @@ class ServingSettings(BaseModel):
 
     bundle: Path = BUNDLE
     prediction_log: Path = Path("logs/predictions.jsonl")
+    # where POST /feedback appends outcomes; None: outcomes.jsonl beside the prediction log
+    outcome_log: Path | None = None
     max_batch: int = Field(1000, ge=1, le=100_000)
     max_body_bytes: int = Field(4_000_000, ge=1024)
     workers: int = Field(1, ge=1, le=64)
@@ -58,9 +61,15 @@ class ServingSettings(BaseModel):
     # reads the next requests meanwhile (they join the next call); false: on the event loop
     model_thread: bool = True
 
+    @property
+    def outcome_path(self) -> Path:
+        return self.outcome_log or self.prediction_log.with_name("outcomes.jsonl")
+
     def environment(self) -> dict[str, str]:
-        """The variables that make a worker process see exactly these settings."""
-        return {ENVIRONMENT[name]: str(value) for name, value in self.model_dump().items()}
+        """The variables that make a worker process see exactly these settings (an unset one is
+        left out: its default)."""
+        values = self.model_dump().items()
+        return {ENVIRONMENT[name]: str(value) for name, value in values if value is not None}
 
 
 def params_section(path: Path = DEFAULT_PARAMS) -> dict[str, object]:

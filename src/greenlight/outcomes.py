@@ -5,7 +5,10 @@ A labels file (CSV with a header row, or JSON Lines) holds exactly `request_id`,
 `label`; `greenlight outcomes import` checks it whole and appends it to the outcome log, format 1
 (docs/outcome-log.md), or appends nothing. An outcome is recorded once: one given twice in a file,
 or already in the log, is refused, never replaced. Any other column is refused too, so the outcome
-log can never hold a sensitive attribute. Parsing and checks are pure; the readers are thin."""
+log can never hold a sensitive attribute. Parsing and checks are pure; the readers are thin.
+
+Outside `monitor/` because the service writes the outcome log too (POST /feedback,
+serving/feedback.py), and the serving image holds only what serving imports."""
 
 from __future__ import annotations
 
@@ -18,8 +21,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from greenlight.errors import GreenlightError
 from greenlight.logformat import OUTCOME_FIELDS, OUTCOME_FORMAT
-from greenlight.monitor.errors import OutcomeError
+
+
+class OutcomeError(GreenlightError, ValueError):
+    """A labels, outcome-log or sensitive-attribute file (or a POST /feedback body) breaks its
+    format, or names records the prediction log does not hold; names the file, the key and how
+    many records."""
+
 
 KEY_FIELDS = ("request_id", "record")
 LABEL_FIELDS = (*KEY_FIELDS, "label")
@@ -78,10 +88,15 @@ def json_object(text: str, where: str) -> dict[str, Any]:
 
 
 def check_columns(
-    where: str, columns: Collection[str], expected: Sequence[str], sensitive: Collection[str]
+    where: str,
+    columns: Collection[str],
+    expected: Sequence[str],
+    sensitive: Collection[str],
+    optional: Collection[str] = (),
 ) -> None:
-    """Exactly `expected`; names only, never values. A sensitive column gets its own advice."""
-    missing = [name for name in expected if name not in columns]
+    """Exactly `expected` (`optional` ones may be absent); names only, never values. A sensitive
+    column gets its own advice."""
+    missing = [name for name in expected if name not in columns and name not in optional]
     extra = sorted(set(columns) - set(expected))
     if not missing and not extra:
         return
@@ -193,7 +208,8 @@ def read_outcome_log(path: Path, labels: Collection[str]) -> list[Outcome]:
 
 
 def append_outcomes(path: Path, outcomes: Sequence[Outcome], imported_at: datetime) -> None:
-    """One write of all the lines, so a failed import leaves the log as it was."""
+    """One write of all the lines, so a failed import leaves the log as it was. The caller holds
+    the log's lock (`greenlight.filelock.locked`) from its duplicate check to here."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(outcome_line(outcome, imported_at) + "\n" for outcome in outcomes)
     with path.open("a", encoding="utf-8") as stream:
