@@ -253,6 +253,19 @@ drift-issue: setup ## CI: open or update the one open issue labelled drift with 
 	$(BIN)/greenlight drift-issue \
 	  --run-url "$${RUN_URL:-$$GITHUB_SERVER_URL/$$GITHUB_REPOSITORY/actions/runs/$$GITHUB_RUN_ID}"
 
+.PHONY: outcomes-fetch-ci
+outcomes-fetch-ci: setup ## CI: fetch the outcome log shipped beside the prediction log (drift.source or DRIFT_SOURCE); none yet is a notice (fetched=false)
+	$(BIN)/greenlight outcomes fetch --missing-ok $${DRIFT_SOURCE:+--source "$$DRIFT_SOURCE"}
+
+.PHONY: performance-ci
+performance-ci: setup ## CI: greenlight monitor performance; a degradation (exit 3) is an outcome, written to $GITHUB_OUTPUT as degraded=true
+	$(BIN)/greenlight monitor performance --github-output "$${GITHUB_OUTPUT:-/dev/null}" || [ $$? -eq 3 ]
+
+.PHONY: performance-issue
+performance-issue: setup ## CI: open or update the one open issue labelled performance with reports/performance-issue.md (GITHUB_TOKEN)
+	$(BIN)/greenlight monitor performance-issue \
+	  --run-url "$${RUN_URL:-$$GITHUB_SERVER_URL/$$GITHUB_REPOSITORY/actions/runs/$$GITHUB_RUN_ID}"
+
 .PHONY: drift-demo
 drift-demo: drift-inputs ## Serve locally, send normal then shifted Adult traffic, print both drift verdicts
 	$(BIN)/python -m greenlight.monitor.demo

@@ -1,10 +1,11 @@
-"""The one-issue rule against a fake GitHub: none open -> create; open -> update, never a second."""
+"""The one-issue rule (drift here; the performance issue in test_performance_issue.py) against a
+fake tracker: none open -> create; open -> update, never a second."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from greenlight.monitor.issue import BODY_LIMIT, TITLE, Issue, issue_body, report_drift
+from greenlight.monitor.issue import BODY_LIMIT, DRIFT, Issue, issue_body, report
 
 SUMMARY = "## Drift detected in production traffic (model `v1`)\n\n**3 of 12 features drifted**\n"
 RUN = "https://github.com/acme/greenlight/actions/runs/42"
@@ -54,21 +55,21 @@ class FakeTracker:
 
 def test_with_no_open_drift_issue_one_is_created_with_the_label():
     tracker = FakeTracker()
-    action = report_drift(tracker, SUMMARY, RUN, "drift")
+    action = report(tracker, DRIFT, SUMMARY, RUN, "drift")
     assert action.action == "created" and action.issue.number == 1
     assert tracker.labels == {"drift"}
     created = tracker.issues[1]
-    assert created["title"] == TITLE and created["labels"] == ["drift"]
+    assert created["title"] == DRIFT.title and created["labels"] == ["drift"]
     assert created["body"].startswith(SUMMARY.rstrip()) and RUN in created["body"]
 
 
 def test_repeated_runs_update_the_open_issue_and_never_open_a_second():
     tracker = FakeTracker()
-    report_drift(tracker, SUMMARY, RUN, "drift")
+    report(tracker, DRIFT, SUMMARY, RUN, "drift")
     later = SUMMARY.replace("3 of 12", "5 of 12")
     second_run = RUN.replace("42", "43")
-    action = report_drift(tracker, later, second_run, "drift")
-    action_again = report_drift(tracker, later, RUN.replace("42", "44"), "drift")
+    action = report(tracker, DRIFT, later, second_run, "drift")
+    action_again = report(tracker, DRIFT, later, RUN.replace("42", "44"), "drift")
     assert tracker.open_drift_issues() == [1]
     assert action.action == action_again.action == "updated" and action.issue.number == 1
     issue = tracker.issues[1]
@@ -79,9 +80,9 @@ def test_repeated_runs_update_the_open_issue_and_never_open_a_second():
 
 def test_a_closed_drift_issue_is_not_reused():
     tracker = FakeTracker()
-    report_drift(tracker, SUMMARY, RUN, "drift")
+    report(tracker, DRIFT, SUMMARY, RUN, "drift")
     tracker.issues[1]["open"] = False
-    action = report_drift(tracker, SUMMARY, RUN, "drift")
+    action = report(tracker, DRIFT, SUMMARY, RUN, "drift")
     assert action.action == "created" and action.issue.number == 2
 
 
@@ -91,7 +92,7 @@ def test_other_labels_do_not_count_and_with_several_open_the_oldest_is_updated()
     tracker.create_issue("drift, by hand", "body", ["drift"])
     tracker.create_issue("drift, by hand again", "body", ["drift"])
     tracker.calls.clear()
-    action = report_drift(tracker, SUMMARY, RUN, "drift")
+    action = report(tracker, DRIFT, SUMMARY, RUN, "drift")
     assert action.action == "updated" and action.issue.number == 2
     assert action.other_open == (3,)
     assert "create" not in tracker.calls

@@ -3,6 +3,7 @@ the target mirrors the log folder, never holds half a line, and drift-fetch brin
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,36 @@ def test_the_command_ships_and_says_where(log, tmp_path) -> None:
         missing, cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
     )
     assert done.returncode == 2 and "none.jsonl" in done.stderr
+
+
+def greenlight(*args: object, github_output: Path | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "greenlight", *map(str, args)]
+    env = {**os.environ, "GITHUB_OUTPUT": str(github_output or os.devnull)}
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, check=False, timeout=120, env=env
+    )
+
+
+def test_the_outcome_log_beside_travels_with_the_prediction_log(log, tmp_path) -> None:
+    """POST /feedback writes outcomes.jsonl beside the prediction log; ship-logs mirrors it to the
+    same folder and `outcomes fetch` brings it (and only it) back."""
+    target, fetched = tmp_path / "bucket", tmp_path / "ci" / "outcomes.jsonl"
+    outcome = b'{"outcome_format":1,"request_id":"a","record":0,"label":">50K"}\n'
+    missing = greenlight(
+        "outcomes", "fetch", "--source", target, "--outcome-log", fetched, "--missing-ok",
+        github_output=tmp_path / "before",
+    )  # fmt: skip
+    assert missing.returncode == 0, missing.stderr
+    assert "no outcome log yet" in missing.stdout
+    assert (tmp_path / "before").read_text() == "fetched=false\n"
+    log.with_name("outcomes.jsonl").write_bytes(outcome + b'{"outcome_format":1,')  # mid-write
+    shipped = greenlight("ship-logs", "--log", log, "--target", target)
+    assert shipped.returncode == 0, shipped.stderr
+    assert "shipped 3 log file(s)" in shipped.stdout
+    done = greenlight(
+        "outcomes", "fetch", "--source", target, "--outcome-log", fetched, "--missing-ok",
+        github_output=tmp_path / "after",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "after").read_text() == "fetched=true\n"
+    assert names(fetched.parent) == ["outcomes.jsonl"] and fetched.read_bytes() == outcome

@@ -368,3 +368,74 @@ def test_drift_without_a_log_source_or_a_shipped_log_says_so_and_finishes(
     assert ("drift-ci" in ran) == measured
     run = simulate(DRIFT, context, outputs={DETECT: {} if not measured else {"drift": "true"}})
     assert all(run.ran(n) == measured for n in DRIFT["jobs"] if n != DETECT and "retrain" not in n)
+
+
+# --- performance.yml -------------------------------------------------------------------------
+
+PERFORMANCE = load("performance.yml")
+MEASURE = job_running(PERFORMANCE, "performance-ci")
+PERFORMANCE_ISSUE = job_running(PERFORMANCE, "performance-issue")
+
+
+@pytest.mark.parametrize(
+    ("configured", "outcomes", "predictions", "measured"),
+    [
+        ("false", "", "", False),
+        ("true", "false", "", False),
+        ("true", "true", "false", False),
+        ("true", "true", "true", True),
+    ],
+)
+def test_performance_without_a_source_or_shipped_logs_says_so_and_finishes(
+    configured: str, outcomes: str, predictions: str, measured: bool
+) -> None:
+    """No source, no outcome log or no prediction log shipped yet: notices, no red X, no issue."""
+    context = event("schedule")
+    job = PERFORMANCE["jobs"][MEASURE]
+    fetched = {"outcomes-fetch-ci": outcomes, "drift-fetch-ci": predictions}
+    steps = [step for step in job["steps"] if "run" in step]
+    ids = {step["run"].split()[1]: step.get("id") for step in steps}
+    outputs = {"config": {"log_source": configured}}
+    outputs |= {ids[target]: {"fetched": value} for target, value in fetched.items()}
+    ran = [s["run"].split()[1] for s in steps_of(job, context, outputs) if "run" in s]
+    assert "ci-config" in ran
+    assert ("outcomes-fetch-ci" in ran) == (configured == "true")
+    assert ("performance-ci" in ran) == ("drift-inputs" in ran) == measured
+    run = simulate(
+        PERFORMANCE, context, outputs={MEASURE: {"degraded": "" if not measured else "false"}}
+    )
+    assert not run.ran(PERFORMANCE_ISSUE)
+
+
+@pytest.mark.parametrize("degraded", ["true", "false"])
+def test_only_a_degradation_opens_or_updates_the_performance_issue(degraded: str) -> None:
+    for context in (event("schedule"), event("workflow_dispatch", inputs={"source": "s3://b/l"})):
+        run = simulate(PERFORMANCE, context, outputs={MEASURE: {"degraded": degraded}})
+        assert run.ran(MEASURE) and run.ran(PERFORMANCE_ISSUE) == (degraded == "true")
+
+
+def test_the_issue_token_reaches_only_the_job_that_opens_the_issue() -> None:
+    writers = [
+        name
+        for name, job in PERFORMANCE["jobs"].items()
+        if job.get("permissions", {}).get("issues") == "write" or "github.token" in str(job)
+    ]
+    assert writers == [PERFORMANCE_ISSUE]
+
+
+@pytest.mark.parametrize(("exit_code", "passes"), [(0, True), (3, True), (2, False), (4, False)])
+def test_performance_ci_takes_a_degradation_as_an_outcome_and_fails_on_anything_else(
+    tmp_path, exit_code: int, passes: bool
+) -> None:
+    """`make performance-ci` around a stand-in greenlight that exits as told."""
+    fake = tmp_path / "bin" / "greenlight"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "$*" > "$GITHUB_OUTPUT"\nexit "$FAKE_EXIT"\n')
+    fake.chmod(0o755)
+    output = tmp_path / "output"
+    done = make(
+        "-o", "setup", f"VENV={tmp_path}", "performance-ci",
+        FAKE_EXIT=str(exit_code), GITHUB_OUTPUT=str(output),
+    )  # fmt: skip
+    assert (done.returncode == 0) == passes, done.stderr
+    assert output.read_text().split()[:3] == ["monitor", "performance", "--github-output"]

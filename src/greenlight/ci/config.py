@@ -95,7 +95,7 @@ SETTINGS: dict[str, tuple[Setting, Callable[[Context], bool]]] = {
         Setting(
             "log_source",
             "no prediction-log source",
-            "drift is not measured",
+            "neither drift nor live performance is measured",
             "configure the team remote (`make remote`; the deployment ships its logs to "
             "remote://team/prediction-logs), or set the repository variable DRIFT_SOURCE or "
             "drift.source in params.yaml to where the logs are",

@@ -1,6 +1,6 @@
 """The monitoring commands, merged into `greenlight` (cli.py adds this Typer without a name):
-`drift`, `drift-fetch` and `drift-issue`. Importing this module is cheap; each command imports
-its machinery (pandas, Evidently, httpx) when it runs.
+`drift`, `drift-fetch`, `ship-logs` and `drift-issue`. Importing this module is cheap; each
+command imports its machinery (pandas, Evidently, httpx) when it runs.
 
 `greenlight drift` exits 0 when there is no drift, 3 (EXIT_DRIFT) when there is, and 2 with a
 one-line message for bad input: no log, an empty window, a log line that breaks the format."""
@@ -21,6 +21,7 @@ from greenlight.paths import BUNDLE, REPORTS, SPLIT
 
 if TYPE_CHECKING:
     from greenlight.monitor.drift import DriftResult
+    from greenlight.monitor.issue import IssueKind
 
 app = typer.Typer()
 REFERENCE = SPLIT / "train.parquet"  # the validated training features of the deployed model
@@ -113,17 +114,19 @@ _NOT_SHIPPED_NOTICE = (
 )
 
 
-def _fetch_or_notice(source: str, log: Path, missing_ok: bool) -> list[Path] | None:
+def _fetch_or_notice(
+    source: str, log: Path, missing_ok: bool, what: str = "prediction log"
+) -> list[Path] | None:
     """The fetched files; None when the source holds no log yet and that is allowed."""
     from greenlight.monitor.errors import NoLogShippedError  # noqa: PLC0415
     from greenlight.monitor.fetch import fetch_log  # noqa: PLC0415
 
     try:
-        files = fetch_log(source, log)
+        files = fetch_log(source, log, what)
     except NoLogShippedError as error:
         if not missing_ok:
             raise
-        typer.echo(f"::notice title=greenlight: no prediction log yet::{error}")
+        typer.echo(f"::notice title=greenlight: no {what} yet::{error}")
         return None
     typer.echo(f"fetched {len(files)} log file(s) from {source}")
     return files
@@ -144,14 +147,20 @@ def ship_logs(
     ] = None,
     log: LogOption = None,
 ) -> None:
-    """Mirror the prediction log and its rotated files to where drift reads them (drift.source)."""
-    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
+    """Mirror the prediction log, its rotated files and the outcome log beside it (POST /feedback
+    writes it there) to where the monitors read them (drift.source)."""
+    from greenlight.monitor.settings import drift_params, performance_params  # noqa: PLC0415
     from greenlight.monitor.ship import dvc_remotes  # noqa: PLC0415
     from greenlight.monitor.ship import ship_logs as ship  # noqa: PLC0415
 
-    settings = drift_params(load_params(params), params)
-    destination = target or settings.source
-    names = ship(log or settings.prediction_log, destination, dvc_remotes())
+    loaded = load_params(params)
+    settings = drift_params(loaded, params)
+    prediction_log = log or settings.prediction_log
+    destination, remotes = target or settings.source, dvc_remotes()
+    names = ship(prediction_log, destination, remotes)
+    outcome_log = prediction_log.with_name(performance_params(loaded, params).outcome_log.name)
+    if outcome_log.is_file():
+        names += ship(outcome_log, destination, remotes)
     typer.echo(f"shipped {len(names)} log file(s) to {destination}: {', '.join(names)}")
 
 
@@ -163,12 +172,20 @@ def drift_issue(
     label: Annotated[str, typer.Option(help="The label that marks the one drift issue.")] = "drift",
 ) -> None:
     """Open the drift issue, or update the open one (token: GITHUB_TOKEN, issues: write)."""
+    from greenlight.monitor.issue import DRIFT  # noqa: PLC0415
+
+    open_or_update(DRIFT, _read_summary(summary), run_url, repository, label)
+
+
+def open_or_update(
+    kind: IssueKind, summary: str, run_url: str, repository: str, label: str
+) -> None:
+    """The one open issue of `kind` on GitHub (GITHUB_TOKEN, GITHUB_API_URL), created or updated."""
     from greenlight.github import GitHub  # noqa: PLC0415
-    from greenlight.monitor.issue import report_drift  # noqa: PLC0415
+    from greenlight.monitor.issue import report  # noqa: PLC0415
 
     tracker = GitHub.from_env({**os.environ, "GITHUB_REPOSITORY": repository})
-    action = report_drift(tracker, _read_summary(summary), run_url, label)
-    typer.echo(action.describe())
+    typer.echo(report(tracker, kind, summary, run_url, label).describe())
 
 
 def _moment(text: str | None) -> datetime:
@@ -181,7 +198,7 @@ def _moment(text: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _read_summary(path: Path) -> str:
+def _read_summary(path: Path, command: str = "greenlight drift") -> str:
     if not path.is_file():
-        raise MissingInputError(f"{path} not found: run `greenlight drift` first")
+        raise MissingInputError(f"{path} not found: run `{command}` first")
     return path.read_text(encoding="utf-8")

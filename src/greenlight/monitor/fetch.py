@@ -20,13 +20,14 @@ from greenlight.monitor.errors import MissingLogError, NoLogShippedError
 from greenlight.monitor.log_reader import log_files
 
 
-def fetch_log(source: str, log_path: Path) -> list[Path]:
-    """Replace the local log files at `log_path` by those at `source`; the files now there."""
+def fetch_log(source: str, log_path: Path, what: str = "prediction log") -> list[Path]:
+    """Replace the local log files at `log_path` by those at `source`; the files now there.
+    `what` names the log in the errors (the prediction log, the outcome log)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=log_path.parent, prefix=".fetch-") as scratch:
         landed = Path(scratch) / "source"
-        _get_url(source, landed)
-        fetched = _fetched_files(landed, log_path.name, source)
+        _get_url(source, landed, what)
+        fetched = _fetched_files(landed, log_path.name, source, what)
         for stale in _local_files(log_path):
             stale.unlink()
         for file in fetched:
@@ -34,7 +35,7 @@ def fetch_log(source: str, log_path: Path) -> list[Path]:
     return log_files(log_path)
 
 
-def _get_url(source: str, target: Path) -> None:
+def _get_url(source: str, target: Path, what: str) -> None:
     completed = subprocess.run(
         [_dvc(), "get-url", source, str(target)], capture_output=True, text=True, check=False
     )
@@ -42,22 +43,22 @@ def _get_url(source: str, target: Path) -> None:
         return
     detail = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
     if "does not exist" in detail:  # dvc's words for a path the remote does not hold
-        raise NoLogShippedError(_not_shipped(source))
-    raise GreenlightError(f"could not fetch the prediction log from {source}: {detail}")
+        raise NoLogShippedError(_not_shipped(source, what))
+    raise GreenlightError(f"could not fetch the {what} from {source}: {detail}")
 
 
-def _fetched_files(landed: Path, name: str, source: str) -> list[Path]:
+def _fetched_files(landed: Path, name: str, source: str, what: str) -> list[Path]:
     if landed.is_file():
         return [landed]
     try:
         return log_files(landed / name)
     except MissingLogError as error:
-        raise NoLogShippedError(_not_shipped(source)) from error
+        raise NoLogShippedError(_not_shipped(source, what)) from error
 
 
-def _not_shipped(source: str) -> str:
+def _not_shipped(source: str, what: str) -> str:
     return (
-        f"{source} holds no prediction log yet: the deployment ships it there "
+        f"{source} holds no {what} yet: the deployment ships it there "
         "(`make ship-logs`, run by the target)"
     )
 

@@ -1,5 +1,6 @@
 """Delayed labels on the command line (cli.py adds both Typers): `greenlight outcomes import` and
-`greenlight monitor performance`. Cheap to import; each command imports its machinery when it runs.
+`fetch`, `greenlight monitor performance` and `performance-issue`. Cheap to import; each command
+imports its machinery when it runs.
 
 `greenlight monitor performance` exits 0 when the live figures are within the thresholds or there
 are not enough outcomes to judge (the verdict says which), 3 (EXIT_DEGRADED) on a degradation,
@@ -15,7 +16,15 @@ import typer
 
 from greenlight.config import DEFAULT_PARAMS, load_params
 from greenlight.monitor import EXIT_DEGRADED
-from greenlight.monitor.commands import LogOption, ParamsOption, _append, _moment
+from greenlight.monitor.commands import (
+    LogOption,
+    ParamsOption,
+    _append,
+    _fetch_or_notice,
+    _moment,
+    _read_summary,
+    open_or_update,
+)
 from greenlight.paths import BUNDLE, REPORTS
 
 if TYPE_CHECKING:
@@ -86,6 +95,48 @@ def performance(
     _append(github_output, f"degraded={str(result.degraded).lower()}\n")
     if result.degraded:
         raise typer.Exit(EXIT_DEGRADED)
+
+
+@monitor.command("performance-issue")
+def performance_issue(
+    run_url: Annotated[str, typer.Option(help="Link to the workflow run with the reports.")],
+    summary: Annotated[Path, typer.Option(help="The issue's summary (no fairness table).")] = (
+        REPORTS / "performance-issue.md"
+    ),
+    repository: Annotated[str, typer.Option(envvar="GITHUB_REPOSITORY", help="owner/name.")] = "",
+    label: Annotated[str, typer.Option(help="The label that marks the one issue.")] = "performance",
+) -> None:
+    """Open the performance issue, or update the open one (GITHUB_TOKEN, issues: write)."""
+    from greenlight.monitor.issue import PERFORMANCE  # noqa: PLC0415
+
+    text = _read_summary(summary, "greenlight monitor performance")
+    open_or_update(PERFORMANCE, text, run_url, repository, label)
+
+
+@outcomes.command("fetch")
+def fetch(
+    params: ParamsOption = DEFAULT_PARAMS,
+    source: Annotated[
+        str | None,
+        typer.Option(help="The logs' folder, a dvc get-url URL (default: drift.source)."),
+    ] = None,
+    outcome_log: OutcomeLogOption = None,
+    *,
+    missing_ok: Annotated[
+        bool, typer.Option(help="CI: a source with no outcome log yet is a notice, not an error.")
+    ] = False,
+    github_output: Annotated[
+        Path | None, typer.Option(envvar="GITHUB_OUTPUT", help="Write fetched=true|false here.")
+    ] = None,
+) -> None:
+    """Fetch the outcome log from the folder the deployment ships its logs to (drift.source)."""
+    from greenlight.monitor.settings import drift_params, performance_params  # noqa: PLC0415
+
+    loaded = load_params(params)
+    target = outcome_log or performance_params(loaded, params).outcome_log
+    folder = (source or drift_params(loaded, params).source).rstrip("/")
+    fetched = _fetch_or_notice(f"{folder}/{target.name}", target, missing_ok, "outcome log")
+    _append(github_output, f"fetched={str(fetched is not None).lower()}\n")
 
 
 def result_line(result: PerformanceResult) -> str:

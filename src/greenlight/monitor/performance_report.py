@@ -1,6 +1,8 @@
 """The live performance reports: `performance.json` (machine-readable), `performance.md` (a short
 summary, fit for an issue body: attributes and differences, never a group's value) and
-`performance.html` (the same summary as a page). Atomic writes, like the drift reports."""
+`performance.html` (the same summary as a page), and `performance-issue.md`, the summary without
+its fairness table, which the `performance` issue shows (it never names a sensitive attribute).
+Atomic writes, like the drift reports."""
 
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ from greenlight.markdown import table
 from greenlight.monitor.performance import NOT_ENOUGH, Check, Figures
 
 REPORT_FORMAT = 1
-FILES = ("performance.html", "performance.json", "performance.md")
+FILES = ("performance.html", "performance.json", "performance.md", "performance-issue.md")
 DIFFERENCES = ("demographic_parity_difference", "equalized_odds_difference")
 NO_FAIRNESS = (
     "Fairness by group: not computed. The prediction and outcome logs never hold sensitive "
     "attributes; pass the separate, access-controlled file that does (`--sensitive FILE`: "
     "request_id, record and the sensitive columns) to measure it."
 )
+# The issue never names a sensitive attribute, whatever the run was given
+ISSUE_FAIRNESS = "Fairness by group: in the run's reports when measured, never in an issue."
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ def write_reports(reports: Path, result: PerformanceResult) -> None:
     write_json(reports / "performance.json", performance_json(result))
     write_text(reports / "performance.md", summary)
     write_text(reports / "performance.html", page(summary))
+    write_text(reports / "performance-issue.md", performance_markdown(result, for_issue=True))
 
 
 def performance_json(result: PerformanceResult) -> dict[str, Any]:
@@ -61,8 +66,10 @@ def performance_json(result: PerformanceResult) -> dict[str, Any]:
     }
 
 
-def performance_markdown(result: PerformanceResult) -> str:
+def performance_markdown(result: PerformanceResult, *, for_issue: bool = False) -> str:
+    """The summary; `for_issue`: without the fairness table (it names sensitive attributes)."""
     context = result.context
+    fairness = [ISSUE_FAIRNESS] if for_issue else _fairness_lines(result.fairness)
     lines = [
         f"## Live performance: {result.verdict} (model `{context['model_version']}`)",
         "",
@@ -70,7 +77,7 @@ def performance_markdown(result: PerformanceResult) -> str:
         "",
         _checks_table(result.checks),
         "",
-        *_fairness_lines(result.fairness),
+        *fairness,
         "",
         f"Outcomes of predictions outside the window or of other model versions, left out: "
         f"{context['outcomes_outside_window']:,}. Test figures: `{context['metrics']}`.",
