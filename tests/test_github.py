@@ -7,6 +7,7 @@ import json
 import httpx
 import pytest
 
+from greenlight.errors import ConfigError
 from greenlight.github import GitHub, GitHubError
 
 
@@ -90,11 +91,11 @@ def test_a_refusal_names_the_status_the_request_and_githubs_reason():
 
 
 def test_a_missing_token_or_malformed_repository_is_refused_before_any_request():
-    with pytest.raises(GitHubError, match="GITHUB_TOKEN"):
+    with pytest.raises(ConfigError, match="GITHUB_TOKEN"):
         GitHub("acme/shop", "")
-    with pytest.raises(GitHubError, match="owner/name"):
+    with pytest.raises(ConfigError, match="owner/name"):
         GitHub("acme", "t0ken")
-    with pytest.raises(GitHubError, match="owner/name"):
+    with pytest.raises(ConfigError, match="owner/name"):
         GitHub.from_env({"GITHUB_TOKEN": "t0ken"})
 
 

@@ -1,31 +1,58 @@
 """`greenlight <command>`: one command per pipeline stage (what dvc.yaml calls) plus the tools
 around it. Commands import their stage lazily so `greenlight gate` does not pay for torch.
 
-Exit codes: 0 success, 1 a policy said no (gate failed), 2 bad input (config, data, model file),
-3 drift found (`greenlight drift`)."""
+Every command exits by the one contract of `greenlight.errors.ExitCode` (HELP below); a
+GreenlightError becomes its one-line message on stderr and its class's code here, in
+`GreenlightGroup`, for every command and subcommand alike."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from greenlight.ci import commands as ci_commands
 from greenlight.config import DEFAULT_PARAMS, Params, load_params
 from greenlight.deploy import commands as deploy_commands
-from greenlight.errors import GreenlightError
+from greenlight.errors import ExitCode, GreenlightError
 from greenlight.monitor import commands as monitor_commands
 from greenlight.monitor import outcome_commands
 from greenlight.serving import commands as serving_commands
 
-EXIT_POLICY = 1
-EXIT_BAD_INPUT = 2
+HELP = "\n".join(
+    [
+        "greenlight: validate, train, evaluate, gate and ship a tabular model.",
+        "",
+        "Exit codes, the same for every command:",
+        "0 ok;",
+        "1 a check failed or a rollback happened (gate, ref or image check, rejected deploy);",
+        "2 bad input or config (params.yaml, data, a model file, an option, a variable);",
+        "3 drift or a performance degradation found (drift, monitor performance);",
+        "4 infrastructure unavailable or failed mid-operation (cluster, proxy, container "
+        "engine, registry, GitHub): the input may be fine, a retry can succeed.",
+    ]
+)
+
+
+class GreenlightGroup(TyperGroup):
+    """The top-level group: every command runs inside its invoke, so this is the one place a
+    GreenlightError turns into a message and an exit code (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GreenlightError as error:
+            typer.echo(error.shown(), err=True)
+            raise typer.Exit(error.exit_code) from error
+
 
 app = typer.Typer(
-    help="greenlight: validate, train, evaluate, gate and ship a tabular model.",
+    cls=GreenlightGroup,
+    help=HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -100,7 +127,7 @@ def gate(params: ParamsOption = DEFAULT_PARAMS) -> None:
     failed = stage.failures(checks)
     if failed:
         typer.echo(f"gate FAILED: {'; '.join(check.describe() for check in failed)}", err=True)
-        raise typer.Exit(EXIT_POLICY)
+        raise typer.Exit(ExitCode.CHECK_FAILED)
     typer.echo(f"gate passed: {len(checks)} checks")
 
 
@@ -118,7 +145,7 @@ def check_lock(
             "`dvc repro` produced: run `dvc repro`, commit dvc.lock and `dvc push` its outputs.",
             err=True,
         )
-        raise typer.Exit(EXIT_POLICY)
+        raise typer.Exit(ExitCode.CHECK_FAILED)
     typer.echo(f"dvc.lock at {ref} matches what the repro produced, byte for byte")
 
 
@@ -161,9 +188,5 @@ app.add_typer(ci_commands.ci, name="ci")  # check-ref, check-image, config
 
 
 def main() -> None:
-    """Console entry point: user-facing errors become one clear line and exit code 2."""
-    try:
-        app()
-    except GreenlightError as error:
-        typer.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+    """Console entry point (`greenlight`); GreenlightGroup maps errors to exit codes."""
+    app()

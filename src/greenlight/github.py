@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from greenlight.errors import GreenlightError
+from greenlight.errors import ConfigError, InfrastructureError
 
 API_VERSION = "2022-11-28"
 DEFAULT_API_URL = "https://api.github.com"
@@ -25,8 +25,9 @@ PAGE_SIZE = 100  # GitHub's largest page
 MAX_PAGES = 100  # 10,000 comments: far past any pull request; stops a server that never ends
 
 
-class GitHubError(GreenlightError, RuntimeError):
-    """The GitHub REST API refused a request; the message has the status and GitHub's reason."""
+class GitHubError(InfrastructureError, RuntimeError):
+    """The GitHub REST API refused a request or could not be reached; the message has the status
+    and GitHub's reason. A missing token or repository name is a ConfigError."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,11 @@ class GitHub:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if repository.count("/") != 1 or not all(repository.split("/")):
-            raise GitHubError(
+            raise ConfigError(
                 f"need the repository as owner/name (GITHUB_REPOSITORY), not {repository!r}"
             )
         if not token:
-            raise GitHubError(
+            raise ConfigError(
                 "no token: set GITHUB_TOKEN to a token allowed to write issues/comments"
             )
         self._http = httpx.Client(
@@ -85,7 +86,7 @@ class GitHub:
         return [_issue(item) for item in found if "pull_request" not in item]
 
     def ensure_label(self, name: str, color: str, description: str) -> None:
-        response = self._http.get(f"/labels/{quote(name, safe='')}")
+        response = self._send("GET", f"/labels/{quote(name, safe='')}")
         if response.status_code == httpx.codes.NOT_FOUND:
             payload = {"name": name, "color": color, "description": description}
             self._request("POST", "/labels", json=payload)
@@ -126,7 +127,13 @@ class GitHub:
         raise GitHubError(f"GET {path}: more than {MAX_PAGES} pages of {PAGE_SIZE}")
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        return _check(self._http.request(method, path, **kwargs)).json()
+        return _check(self._send(method, path, **kwargs)).json()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            raise GitHubError(f"{method} {path}: GitHub not reachable: {error}") from error
 
 
 def _headers(token: str) -> dict[str, str]:

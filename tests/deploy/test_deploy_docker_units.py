@@ -18,6 +18,7 @@ from greenlight.deploy.targets.docker import DockerTarget, DockerTargetError, ch
 from greenlight.deploy.targets.docker_engine import (
     ContainerSpec,
     EngineError,
+    ImageRefError,
     check_digest_reference,
     check_user,
     describe,
@@ -25,9 +26,10 @@ from greenlight.deploy.targets.docker_engine import (
     run_args,
 )
 from greenlight.deploy.targets.docker_state import ContainerSlot, DockerState
+from greenlight.deploy.targets.haproxy import ProxyError
 from greenlight.deploy.targets.local_state import LocalState
 from greenlight.deploy.targets.state_dir import ReleaseModel, exclusive
-from greenlight.errors import GreenlightError
+from greenlight.errors import GreenlightError, TargetBusyError
 
 DIGEST = "127.0.0.1:5000/greenlight@sha256:" + "ab" * 32
 
@@ -61,7 +63,7 @@ def test_a_color_runs_read_only_without_capabilities_on_the_host_network() -> No
     ["ghcr.io/o/r:latest", "ghcr.io/o/r", "ghcr.io/o/r@sha256:abc", f"{DIGEST}x", "UPPER@sha256:"],
 )
 def test_only_a_reference_by_full_digest_is_deployed(reference: str) -> None:
-    with pytest.raises(EngineError, match="by digest"):
+    with pytest.raises(ImageRefError, match="by digest"):
         check_digest_reference(reference)
 
 
@@ -71,7 +73,7 @@ def test_a_digest_reference_passes() -> None:
 
 @pytest.mark.parametrize("user", [None, "", "root", "0", "0:0", "root:root"])
 def test_an_image_running_as_root_is_refused(user: str | None) -> None:
-    with pytest.raises(EngineError, match="root"):
+    with pytest.raises(ImageRefError, match="root"):
         check_user(user, DIGEST)
 
 
@@ -164,11 +166,11 @@ def test_status_asks_the_engine_a_dead_or_replaced_container_is_dead(tmp_path: P
 
 def test_a_tag_or_a_root_image_is_refused_before_anything_runs(tmp_path: Path) -> None:
     engine = FakeEngine([])
-    with pytest.raises(EngineError, match="by digest"):
+    with pytest.raises(ImageRefError, match="by digest"):
         target(tmp_path, engine).start("blue", Release("v1", "ghcr.io/o/r:latest"))
     assert engine.calls == []
     root = FakeEngine([], user="")
-    with pytest.raises(EngineError, match="root"):
+    with pytest.raises(ImageRefError, match="root"):
         target(tmp_path, root).start("blue", Release("v1", DIGEST))
     assert [call[0] for call in root.calls] == ["pull"]  # pulled to read its USER; nothing run
 
@@ -195,7 +197,7 @@ def test_a_color_listens_on_loopback_at_its_port_and_logs_to_its_volume(tmp_path
     """The serving image's own variables: BentoML's host and port, greenlight's prediction log."""
     engine = FakeEngine([])
     docker_target = target(tmp_path, engine)
-    with pytest.raises(OSError):  # no HAProxy here to put it in maintenance: after the run
+    with pytest.raises(ProxyError):  # no HAProxy here to put it in maintenance: after the run
         docker_target.start("green", Release("v1", DIGEST))
     run = next(call for call in engine.calls if call[0] == "run")
     port = json.loads((tmp_path / "state.json").read_text())["slots"]["green"]["port"]
@@ -208,12 +210,12 @@ def test_a_color_listens_on_loopback_at_its_port_and_logs_to_its_volume(tmp_path
     assert ("pull", "--quiet", DIGEST) in engine.calls
 
 
-def test_one_deployment_at_a_time_with_the_targets_own_error(tmp_path: Path) -> None:
+def test_one_deployment_at_a_time_the_second_told_the_target_is_busy(tmp_path: Path) -> None:
     lock = tmp_path / "lock"
-    refused = pytest.raises(DockerTargetError, match=str(lock))
-    with exclusive(lock, DockerTargetError), refused, exclusive(lock, DockerTargetError):
+    refused = pytest.raises(TargetBusyError, match=str(lock))
+    with exclusive(lock), refused, exclusive(lock):
         pass
-    with exclusive(lock, DockerTargetError):  # released: the next deployment gets in
+    with exclusive(lock):  # released: the next deployment gets in
         pass
 
 

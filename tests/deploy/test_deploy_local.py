@@ -25,7 +25,8 @@ from greenlight.deploy.controller import Controller
 from greenlight.deploy.loadgen import SteadyLoad
 from greenlight.deploy.runner import answers_lookup
 from greenlight.deploy.settings import ShadowSettings
-from greenlight.deploy.targets.local import LocalTargetError, open_local
+from greenlight.deploy.targets.local import open_local
+from greenlight.errors import TargetBusyError
 
 pytestmark = [pytest.mark.slow, needs_haproxy]
 
@@ -187,5 +188,5 @@ def test_shadow_traffic_disagreement_blocks_the_switch(stub_rig: LocalRig) -> No
 
 def test_a_second_deployment_is_refused_while_one_runs(stub_rig: LocalRig) -> None:
     local = stub_rig.settings.local
-    with open_local(local), pytest.raises(LocalTargetError, match="another deployment"):
+    with open_local(local), pytest.raises(TargetBusyError, match="another deployment"):
         open_local(local).__enter__()

@@ -29,7 +29,6 @@ from greenlight.deploy.smoke import judge_answers, percentile, predict
 from greenlight.deploy.summary import render_summary
 from greenlight.deploy.targets import processes
 from greenlight.deploy.targets.haproxy import (
-    ProxyError,
     ProxyLayout,
     check_socket_path,
     render_config,
@@ -240,14 +239,14 @@ def test_router_counts_include_failed_connections() -> None:
 
 def test_a_relative_socket_path_is_refused_and_the_local_target_uses_absolute_ones() -> None:
     layout = ProxyLayout(8080, Path("state/h.sock"), Path("state/h.pid"), {}, None)
-    with pytest.raises(ProxyError, match="must be absolute"):
+    with pytest.raises(ConfigError, match="must be absolute"):
         render_config(layout, as_root=False)
     target = LocalTarget(LocalSettings(state_dir=Path(".deploy/local")))
     assert target.root.is_absolute() and target.api.socket.is_absolute()
 
 
 def test_a_socket_path_too_long_is_refused() -> None:
-    with pytest.raises(ProxyError, match="shorter state_dir"):
+    with pytest.raises(ConfigError, match="shorter state_dir"):
         check_socket_path(Path("/tmp") / ("x" * 120) / "haproxy.sock")
 
 

@@ -15,7 +15,7 @@ from drift_fixtures import NOW, log_of_fixture, sample_fixture  # noqa: F401
 from test_drift import shifted
 
 from greenlight import cli, github
-from greenlight.monitor import EXIT_DRIFT
+from greenlight.errors import ExitCode
 from test_github import FakeGitHub
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def test_drift_exits_3_and_tells_the_workflow(greenlight, capsys, sample, log_of
     log = log_of(shifted(sample.test.sample(400, random_state=5)))
     output = log.parent / "github_output"
     code = greenlight(*drift_args, "--log", log, "--github-output", output)
-    assert code == EXIT_DRIFT == 3
+    assert code == ExitCode.DRIFT == 3
     printed = capsys.readouterr().out
     assert "DRIFT" in printed and "age" in printed and "hours_per_week" in printed
     assert output.read_text() == "drift=true\n"

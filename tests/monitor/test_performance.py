@@ -17,9 +17,9 @@ from drift_fixtures import NOW, log_of_fixture, sample_fixture  # noqa: F401
 from test_drift_cli import greenlight_fixture  # noqa: F401
 
 from greenlight.config import Params, load_params
-from greenlight.errors import ConfigError
+from greenlight.errors import ConfigError, ExitCode
 from greenlight.logformat import OUTCOME_FIELDS
-from greenlight.monitor import EXIT_DEGRADED, log_reader, performance
+from greenlight.monitor import log_reader, performance
 from greenlight.monitor.performance_job import ImportJob, PerformanceJob, import_outcomes, run
 from greenlight.monitor.settings import PerformanceParams, Window, performance_params
 from greenlight.outcomes import OutcomeError
@@ -129,7 +129,7 @@ def test_a_seeded_accuracy_drop_exits_3(cli, capsys, sample, log_of, share):
     assert cli.import_labels(labels, log) == 0
     assert "imported 600 outcome(s)" in capsys.readouterr().out
     code = cli.measure(log)
-    assert code == EXIT_DEGRADED == 3
+    assert code == ExitCode.DRIFT == 3
     output = capsys.readouterr().out
     print(output)
     assert output.startswith("degraded: 600 labelled predictions")

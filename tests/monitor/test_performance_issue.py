@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 from drift_fixtures import log_of_fixture, sample_fixture  # noqa: F401
-from fake_github import FakeGitHub
 from test_drift_cli import greenlight_fixture  # noqa: F401
 from test_performance import Cli, cli_fixture, flipped, logged, write_csv, write_labels  # noqa: F401
 
-from greenlight.monitor import EXIT_DEGRADED
+from fake_github import FakeGitHub
+from greenlight.errors import ExitCode
 from greenlight.monitor.issue import DRIFT, PERFORMANCE
 
 RUN = "https://github.com/acme/shop/actions/runs/{}"
@@ -46,7 +46,7 @@ def degraded_run(cli: Cli, sample, log_of) -> None:
         sex=records["sex"],
         race=records["race"],
     )
-    assert cli.measure(log, "--sensitive", sensitive) == EXIT_DEGRADED
+    assert cli.measure(log, "--sensitive", sensitive) == ExitCode.DRIFT
     assert "`sex`" in cli.report("performance.md")  # the full report names the attributes
 
 

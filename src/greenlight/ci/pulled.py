@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from greenlight.errors import GreenlightError
+from greenlight.errors import CheckFailedError
 
 DVC_TIMEOUT_S = 600
 PROBLEMS = {
@@ -23,7 +23,7 @@ PROBLEMS = {
 }
 
 
-class PulledError(GreenlightError, ValueError):
+class PulledError(CheckFailedError, ValueError):
     """The pulled output is not what dvc.lock names."""
 
 

@@ -12,17 +12,17 @@ import re
 import subprocess
 from pathlib import Path
 
-from greenlight.errors import GreenlightError
+from greenlight.errors import CheckFailedError
 
 DIGEST = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._/:-]*)@sha256:[0-9a-f]{64}$")
 GIT_TIMEOUT_S = 60
 
 
-class RefError(GreenlightError, ValueError):
+class RefError(CheckFailedError, ValueError):
     """The ref to deploy is no commit, or not one on the deploy branch."""
 
 
-class ImageError(GreenlightError, ValueError):
+class ImageError(CheckFailedError, ValueError):
     """The image to roll back to is not a digest of this repository's image."""
 
 

@@ -2,8 +2,9 @@
 `status`, `rollback`, `summary` and `down` subcommands. cli.py adds this Typer as `deploy`.
 Importing this module is cheap; each command imports the controller when it runs.
 
-Exit codes: 0 the version is live, 1 it was rejected or rolled back (the audit log says why),
-2 bad input (no bundle, missing credentials, no haproxy, another deployment running)."""
+Exit codes (greenlight.errors.ExitCode): 0 the version is live, 1 it was rejected or rolled back
+(the audit log says why), 2 bad input (no bundle, missing credentials, --image for local), 4 the
+infrastructure failed (HAProxy, the cluster, the container engine, another deployment running)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from greenlight.config import DEFAULT_PARAMS
+from greenlight.errors import ExitCode
 from greenlight.paths import BUNDLE
 
 if TYPE_CHECKING:
     from greenlight.deploy.controller import Controller, Outcome
     from greenlight.deploy.settings import DeploySettings
     from greenlight.deploy.targets.base import Slot, Target
-
-EXIT_REJECTED = 1
 
 app = typer.Typer(
     name="deploy",
@@ -173,4 +173,4 @@ def _controller(target: Target, params: Path) -> Controller:
 def _finish(outcome: Outcome) -> None:
     typer.echo(f"{outcome.decision}: {outcome.reason}")
     if not outcome.ok:
-        raise typer.Exit(EXIT_REJECTED)
+        raise typer.Exit(ExitCode.CHECK_FAILED)

@@ -19,6 +19,7 @@ from greenlight.deploy.targets.base import Release, Target
 from greenlight.deploy.targets.docker import open_docker
 from greenlight.deploy.targets.kubernetes import KubernetesTarget
 from greenlight.deploy.targets.local import open_local
+from greenlight.errors import InfrastructureError
 from greenlight.manifest import read_manifest
 
 TargetName = Literal["local", "kubernetes", "docker"]
@@ -52,13 +53,20 @@ def kubernetes_from_env(
     if not server.startswith("https://"):
         raise DeployError("KUBE_API_SERVER must be an https:// URL")
     headers = {"Authorization": f"Bearer {cluster_token(environ, fetch)}"}
-    trust = ssl.create_default_context(cadata=environ["KUBE_CA_CERT"])
+    trust = _trust(environ["KUBE_CA_CERT"])
 
     def connect(base: str) -> httpx.Client:
         timeout = settings.request_timeout_s
         return httpx.Client(base_url=server + base, headers=headers, verify=trust, timeout=timeout)
 
     return KubernetesTarget(settings, connect)
+
+
+def _trust(pem: str) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cadata=pem)
+    except ssl.SSLError as error:
+        raise DeployError(f"KUBE_CA_CERT is not a PEM certificate: {error}") from error
 
 
 def cluster_token(environ: Mapping[str, str], fetch: Fetch = httpx.get) -> str:
@@ -70,11 +78,19 @@ def cluster_token(environ: Mapping[str, str], fetch: Fetch = httpx.get) -> str:
     if not all(environ.get(name) for name in OIDC_REQUEST):
         raise DeployError("no OIDC token here: the job needs `permissions: id-token: write`")
     url, bearer = (environ[name] for name in OIDC_REQUEST)
-    response = fetch(
-        url, params={"audience": audience}, headers={"Authorization": f"bearer {bearer}"}
-    )
+    return _oidc_token(fetch, url, audience, bearer)
+
+
+def _oidc_token(fetch: Fetch, url: str, audience: str, bearer: str) -> str:
+    """The workflow's OIDC token from Actions' token service (a service: its failures exit 4)."""
+    try:
+        response = fetch(
+            url, params={"audience": audience}, headers={"Authorization": f"bearer {bearer}"}
+        )
+    except httpx.TransportError as error:
+        raise InfrastructureError(f"the OIDC token request failed: {error}") from error
     if not response.is_success:
-        raise DeployError(f"the OIDC token request answered {response.status_code}")
+        raise InfrastructureError(f"the OIDC token request answered {response.status_code}")
     return str(response.json()["value"])
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from greenlight.deploy.settings import SmokeSettings
-from greenlight.errors import GreenlightError
+from greenlight.errors import InfrastructureError
 from greenlight.known_answers import compare
 
 Sleep = Callable[[float], None]
@@ -91,7 +91,7 @@ def check_known_answers(
     return judge_answers(body, version, [answer.probability for answer in answers], tolerance)
 
 
-class PredictError(GreenlightError):
+class PredictError(InfrastructureError):
     """A /predict call that did not give a well-formed answer."""
 
 

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from greenlight.artifacts import load_bundle
+from greenlight.errors import ExitCode
 from greenlight.files import read_parquet, write_json
-from greenlight.monitor import EXIT_DRIFT
 from greenlight.monitor.simulate import write_log
 from greenlight.paths import BUNDLE, REPORTS, SPLIT
 
@@ -58,7 +58,7 @@ def time_drift(log: Path, reference: Path, reports: Path) -> float:
     started = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
-    if completed.returncode not in (0, EXIT_DRIFT):
+    if completed.returncode not in (ExitCode.OK, ExitCode.DRIFT):
         raise RuntimeError(f"greenlight drift failed ({completed.returncode}): {completed.stderr}")
     return seconds
 

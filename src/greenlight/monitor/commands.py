@@ -2,7 +2,7 @@
 `drift`, `drift-fetch`, `ship-logs` and `drift-issue`. Importing this module is cheap; each
 command imports its machinery (pandas, Evidently, httpx) when it runs.
 
-`greenlight drift` exits 0 when there is no drift, 3 (EXIT_DRIFT) when there is, and 2 with a
+`greenlight drift` exits 0 when there is no drift, 3 (ExitCode.DRIFT) when there is, and 2 with a
 one-line message for bad input: no log, an empty window, a log line that breaks the format."""
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from greenlight.config import DEFAULT_PARAMS, load_params
-from greenlight.errors import ConfigError, MissingInputError
-from greenlight.monitor import EXIT_DRIFT
+from greenlight.errors import ConfigError, ExitCode, MissingInputError
 from greenlight.paths import BUNDLE, REPORTS, SPLIT
 
 if TYPE_CHECKING:
@@ -30,6 +29,7 @@ ParamsOption = Annotated[Path, typer.Option("--params", help="Pipeline parameter
 LogOption = Annotated[
     Path | None, typer.Option(help="Prediction log (default: drift.prediction_log).")
 ]
+UntilOption = Annotated[str | None, typer.Option(help="Window end, ISO 8601 (default: now).")]
 
 
 @app.command()
@@ -40,7 +40,7 @@ def drift(
     bundle: Annotated[Path, typer.Option(help="The deployed model's bundle.")] = BUNDLE,
     reference: Annotated[Path, typer.Option(help="Its training features.")] = REFERENCE,
     reports: Annotated[Path, typer.Option(help="Where drift.{html,json,md} go.")] = REPORTS,
-    until: Annotated[str | None, typer.Option(help="Window end, ISO 8601 (default: now).")] = None,
+    until: UntilOption = None,
     github_output: Annotated[
         Path | None, typer.Option(help="Append drift=true|false here (GitHub step output).")
     ] = None,
@@ -54,11 +54,15 @@ def drift(
     result, context = job.run(task)
     typer.echo(summary(result, context))
     typer.echo(f"reports: {reports}/drift.html, drift.json, drift.md")
-    if github_output is not None:
-        with github_output.open("a", encoding="utf-8") as stream:
-            stream.write(f"drift={'true' if result.drifted else 'false'}\n")
-    if result.drifted:
-        raise typer.Exit(EXIT_DRIFT)
+    finish("drift", result.drifted, github_output)
+
+
+def finish(key: str, found: bool, github_output: Path | None) -> None:
+    """Tell the workflow (`<key>=true|false`), then exit 3 when drift or a degradation was found:
+    what `make drift-ci` and the performance job read as an outcome, not a failure."""
+    _append(github_output, f"{key}={str(found).lower()}\n")
+    if found:
+        raise typer.Exit(ExitCode.DRIFT)
 
 
 def summary(result: DriftResult, context: dict[str, Any]) -> str:

@@ -1,5 +1,5 @@
-"""What can go wrong before drift is even measured. Each is a GreenlightError, so the CLI prints
-the message and exits 2 (bad input); drift itself exits 3 (`greenlight.monitor.EXIT_DRIFT`)."""
+"""What can go wrong before drift is even measured. Each is bad input (a GreenlightError): the
+CLI prints the message and exits 2; drift itself exits 3 (`ExitCode.DRIFT`)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 imports its machinery when it runs.
 
 `greenlight monitor performance` exits 0 when the live figures are within the thresholds or there
-are not enough outcomes to judge (the verdict says which), 3 (EXIT_DEGRADED) on a degradation,
+are not enough outcomes to judge (the verdict says which), 3 (ExitCode.DRIFT) on a degradation,
 and 2 with one line for bad input, like `greenlight drift`."""
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from greenlight.config import DEFAULT_PARAMS, load_params
-from greenlight.monitor import EXIT_DEGRADED
 from greenlight.monitor.commands import (
     LogOption,
     ParamsOption,
+    UntilOption,
     _append,
     _fetch_or_notice,
     _moment,
     _read_summary,
+    finish,
     open_or_update,
 )
 from greenlight.paths import BUNDLE, REPORTS
@@ -73,7 +74,7 @@ def performance(
         typer.Option(help="Access-controlled CSV/JSONL: request_id, record, sensitive columns."),
     ] = None,
     reports: Annotated[Path, typer.Option(help="Where performance.{html,json,md} go.")] = REPORTS,
-    until: Annotated[str | None, typer.Option(help="Window end, ISO 8601 (default: now).")] = None,
+    until: UntilOption = None,
     github_output: Annotated[
         Path | None, typer.Option(help="Append degraded=true|false here (GitHub step output).")
     ] = None,
@@ -92,9 +93,7 @@ def performance(
     result = run(job)
     typer.echo(result_line(result))
     typer.echo(f"reports: {reports}/performance.html, performance.json, performance.md")
-    _append(github_output, f"degraded={str(result.degraded).lower()}\n")
-    if result.degraded:
-        raise typer.Exit(EXIT_DEGRADED)
+    finish("degraded", result.degraded, github_output)
 
 
 @monitor.command("performance-issue")

@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import greenlight
-from greenlight.errors import GreenlightError
+from greenlight.errors import GreenlightError, InfrastructureError
 from greenlight.manifest import read_manifest
 from greenlight.paths import BUNDLE
 from greenlight.safe_load import verify_sha256
@@ -46,6 +46,11 @@ INSTALLER_PACKAGES = frozenset({"pip", "setuptools", "wheel"})
 
 class PackagingError(GreenlightError, RuntimeError):
     """The bento or its image could not be built; the message says why and what to do."""
+
+
+class BuildToolError(PackagingError, InfrastructureError):
+    """No container engine answers, or a build tool or the engine ran and failed (its output
+    in the message): the inputs passed their checks, what builds them did not work."""
 
 
 def bento_version(model_version: str) -> str:
@@ -140,7 +145,7 @@ def build(bundle: Path, staging: Path = STAGING) -> str:
 
 def _check(result: CompletedProcess, what: str) -> None:
     if result.returncode != 0:
-        raise PackagingError(f"{what} failed:\n{result.stdout}{result.stderr}")
+        raise BuildToolError(f"{what} failed:\n{result.stdout}{result.stderr}")
 
 
 NO_ENGINE = (
@@ -164,7 +169,7 @@ def find_engine(tag: str, preferred: str | None = None) -> str:
         if problem is None:
             return engine
         problems.append(f"{engine}: {problem}")
-    raise PackagingError(NO_ENGINE.format(problems="; ".join(problems), tag=tag))
+    raise BuildToolError(NO_ENGINE.format(problems="; ".join(problems), tag=tag))
 
 
 def engine_problem(engine: str) -> str | None:

@@ -19,7 +19,7 @@ import greenlight
 from greenlight.manifest import read_manifest
 from greenlight.paths import BUNDLE
 from greenlight.safe_load import verify_sha256
-from greenlight.serving.bento import LOCK, PackagingError, serving_requirements
+from greenlight.serving.bento import LOCK, BuildToolError, PackagingError, serving_requirements
 
 IMAGE_LOCK = Path("deploy/image/requirements.txt")
 WHEELHOUSE = Path("build/wheelhouse")
@@ -109,7 +109,7 @@ def gather_wheelhouse(image_lock: Path = IMAGE_LOCK, wheelhouse: Path = WHEELHOU
 def _run(command: list[str], what: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise PackagingError(f"{what} failed:\n{result.stdout}{result.stderr}")
+        raise BuildToolError(f"{what} failed:\n{result.stdout}{result.stderr}")
 
 
 def locked_wheels(wheelhouse: Path, image_lock: Path = IMAGE_LOCK) -> list[Path]:

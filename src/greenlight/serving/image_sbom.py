@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from greenlight.serving.bento import PackagingError
+from greenlight.serving.bento import BuildToolError, PackagingError
 
 TOOL_VENV = Path(".tools/sbom")
 SBOM = Path("build/image/sbom.cdx.json")
@@ -52,11 +52,11 @@ def image_sbom(engine: str, image: str, output: Path = SBOM, tool_venv: Path = T
     command = sbom_command(engine, image, tool_site(tool_venv))
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
     if done.returncode != 0:
-        raise PackagingError(f"cyclonedx-py in {image} failed:\n{done.stderr[-4000:]}")
+        raise BuildToolError(f"cyclonedx-py in {image} failed:\n{done.stderr[-4000:]}")
     try:
         document = json.loads(done.stdout)
     except json.JSONDecodeError as error:
-        raise PackagingError(f"cyclonedx-py in {image} wrote no JSON SBOM: {error}") from error
+        raise BuildToolError(f"cyclonedx-py in {image} wrote no JSON SBOM: {error}") from error
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     return document

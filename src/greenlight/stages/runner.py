@@ -17,7 +17,6 @@ from greenlight.config import DEFAULT_PARAMS, load_params
 from greenlight.errors import ConfigError, GreenlightError
 
 PACKAGE = "greenlight.stages"
-EXIT_BAD_INPUT = 2  # as the `greenlight` command: config, data or a model file is wrong
 
 
 def stage_module(name: str) -> Any:
@@ -46,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         summary = run_stage(args.stage, args.params)
-    except GreenlightError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except GreenlightError as error:  # as the `greenlight` command: its message and its code
+        print(error.shown(), file=sys.stderr)
+        return int(error.exit_code)
     print(json.dumps(summary, indent=2, default=str))
     return 0

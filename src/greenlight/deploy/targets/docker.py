@@ -55,7 +55,9 @@ LOG_TAIL_LINES = 200  # what is kept of a stopped container's output, under <sta
 
 
 class DockerTargetError(GreenlightError):
-    """The docker target cannot run here (no docker CLI, a remote engine, a deploy running)."""
+    """The docker target was asked for what it cannot do as set up (a remote engine, a port that
+    differs from the running HAProxy's, a container not ours, the live color). An engine that
+    fails or a container that is not running is an EngineError."""
 
 
 def check_engine_is_local(environ: Mapping[str, str]) -> None:
@@ -79,7 +81,7 @@ def open_docker(
     check_engine_is_local(environment)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     engine = DockerCli(environment, timeout_s=settings.command_timeout_s)
-    with exclusive(settings.state_dir / "lock", DockerTargetError):
+    with exclusive(settings.state_dir / "lock"):
         target = DockerTarget(settings, engine)
         if start_proxy:
             target.ensure_proxy()
@@ -268,7 +270,7 @@ class DockerTarget:
         info = self._container(color)
         with self.client(color) as client:
             if info is None or not info.running or not answers_ok(client, "/readyz"):
-                raise DockerTargetError(f"refusing to switch to {color}: {describe(info)}")
+                raise EngineError(f"refusing to switch to {color}: {describe(info)}")
         state = self._load()
         old = state.slots[other(color)].container is not None  # drained only while it runs
         self.proxy.api.route(color, retire="drain" if old else "maint")
@@ -340,4 +342,4 @@ class DockerTarget:
         left = self.engine.labelled("container", self.label)
         left += self.engine.labelled("volume", self.label)
         if left:
-            raise DockerTargetError(f"still there after `down`: {left}; remove them by hand")
+            raise EngineError(f"still there after `down`: {left}; remove them by hand")

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from greenlight.errors import GreenlightError
+from greenlight.errors import GreenlightError, InfrastructureError
 
 DIGEST_REFERENCE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._:/-]*)@sha256:[0-9a-f]{64}$")
 ROOT_USERS = {"", "0", "root"}
@@ -21,14 +21,18 @@ LABEL = "greenlight.dev"  # every container and volume the target creates: <LABE
 TAIL_CHARS = 300
 
 
-class EngineError(GreenlightError):
-    """The docker CLI failed, or the engine is not in the state we asked for."""
+class EngineError(InfrastructureError):
+    """The docker CLI is missing or failed, or the engine is not in the state we asked for."""
+
+
+class ImageRefError(GreenlightError, ValueError):
+    """An image we will not run: not named by digest, or running as root."""
 
 
 def check_digest_reference(reference: str) -> str:
     """`name@sha256:<64 hex>`: what runs is named by content, never by a tag that can move."""
     if not DIGEST_REFERENCE.match(reference):
-        raise EngineError(
+        raise ImageRefError(
             f"{reference!r}: not an image reference by digest (<name>@sha256:<64 hex digits>)"
         )
     return reference
@@ -39,7 +43,9 @@ def check_user(user: str | None, reference: str) -> str:
     name = (user or "").split(":")[0]
     if name in ROOT_USERS:
         shown = repr(user) if user else "no USER"
-        raise EngineError(f"{reference}: runs as {shown} (root); the image must name another USER")
+        raise ImageRefError(
+            f"{reference}: runs as {shown} (root); the image must name another USER"
+        )
     return str(user)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from greenlight.deploy.targets.base import COLORS, Color, Traffic, other
-from greenlight.errors import GreenlightError
+from greenlight.errors import ConfigError, InfrastructureError
 
 BACKEND = "colors"
 UNUSED_PORT = 1  # a server with no service yet points here, and is in maintenance
@@ -32,8 +32,9 @@ HEALTH = (
 )
 
 
-class ProxyError(GreenlightError):
-    """HAProxy refused a command or is not in the state we asked for."""
+class ProxyError(InfrastructureError):
+    """HAProxy is not installed, did not start, does not answer on its admin socket, refused a
+    command or is not in the state we asked for."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ DEFAULTS = (
 def render_config(layout: ProxyLayout, as_root: bool) -> str:
     """The whole config: no reload ever re-reads it; it only seeds a (re)started HAProxy."""
     if not layout.socket.is_absolute():  # HAProxy would read it as an address
-        raise ProxyError(f"{layout.socket}: the admin socket path must be absolute")
+        raise ConfigError(f"{layout.socket}: the admin socket path must be absolute")
     return "\n".join(
         [
             "# Written by `greenlight deploy --target local`; edits are overwritten.",
@@ -113,7 +114,7 @@ def _server_line(color: Color, layout: ProxyLayout) -> str:
 
 def check_socket_path(path: Path) -> Path:
     if len(str(path)) > SOCKET_PATH_MAX:
-        raise ProxyError(f"{path}: too long for a unix socket; choose a shorter state_dir")
+        raise ConfigError(f"{path}: too long for a unix socket; choose a shorter state_dir")
     return path
 
 
@@ -125,11 +126,15 @@ class RuntimeApi:
     timeout_s: float = 5.0
 
     def send(self, command: str) -> str:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.settimeout(self.timeout_s)
-            connection.connect(os.fspath(self.socket))
-            connection.sendall(command.encode() + b"\n")
-            return _read_all(connection)
+        """HAProxy's answer; ProxyError when its socket is gone or does not answer in time."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(self.timeout_s)
+                connection.connect(os.fspath(self.socket))
+                connection.sendall(command.encode() + b"\n")
+                return _read_all(connection)
+        except OSError as error:
+            raise ProxyError(f"HAProxy's admin socket {self.socket}: {error}") from error
 
     def point(self, color: Color, port: int) -> None:
         """Aim `color`'s server at a service port; it stays in maintenance until routed to."""

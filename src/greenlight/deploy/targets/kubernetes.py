@@ -17,7 +17,7 @@ import httpx
 from greenlight.deploy.metrics import predict_counts
 from greenlight.deploy.settings import KubernetesSettings
 from greenlight.deploy.targets.base import COLORS, Color, Release, Slot, TargetState, Traffic
-from greenlight.errors import GreenlightError
+from greenlight.errors import InfrastructureError
 
 VERSION = "greenlight.dev/version"
 SOURCE = "greenlight.dev/image"
@@ -34,7 +34,7 @@ WAITING_FOREVER = {  # container states that will not fix themselves while we wa
 Connect = Callable[[str], httpx.Client]  # base path on the API server -> a client for it
 
 
-class KubernetesError(GreenlightError):
+class KubernetesError(InfrastructureError):
     """The API server refused a request or the cluster is not in the state we asked for."""
 
 

@@ -30,7 +30,7 @@ from greenlight.deploy.targets.haproxy import (
 from greenlight.deploy.targets.local_state import LocalState, SlotModel
 from greenlight.deploy.targets.logfeed import LogFeed
 from greenlight.deploy.targets.state_dir import ProcessModel, ReleaseModel, exclusive
-from greenlight.errors import GreenlightError
+from greenlight.errors import GreenlightError, InfrastructureError
 from greenlight.files import sha256_file, write_text
 from greenlight.localnet import free_port
 from greenlight.manifest import MANIFEST
@@ -43,14 +43,15 @@ INSTALL_HINT = (
 
 
 class LocalTargetError(GreenlightError):
-    """The local target cannot run here (no haproxy, port taken, another deploy running)."""
+    """The local target was asked for what it cannot do as set up (ports that differ from the
+    running HAProxy's, the live color, not a bundle). An unavailable HAProxy is a ProxyError."""
 
 
 def haproxy_binary() -> str:
     # Debian installs it in /usr/sbin, which is not on a normal user's PATH
     found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
     if found is None:
-        raise LocalTargetError(INSTALL_HINT)
+        raise ProxyError(INSTALL_HINT)
     return found
 
 
@@ -58,7 +59,7 @@ def haproxy_binary() -> str:
 def open_local(settings: LocalSettings, start_proxy: bool = True) -> Iterator[LocalTarget]:
     """The target with its lock held (one deployment at a time) and HAProxy running."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with exclusive(settings.state_dir / "lock", LocalTargetError):
+    with exclusive(settings.state_dir / "lock"):
         target = LocalTarget(settings)
         if start_proxy:
             target.ensure_proxy()
@@ -134,15 +135,15 @@ class LocalTarget:
             try:
                 self.api.send("show info")
                 return
-            except OSError:
+            except ProxyError:
                 time.sleep(0.1)
         processes.stop_tree(record, grace_s=2.0)
         log = _tail(self.root / "haproxy.log")
-        raise LocalTargetError(f"HAProxy did not start on port {self.settings.proxy_port}: {log}")
+        raise ProxyError(f"HAProxy did not start on port {self.settings.proxy_port}: {log}")
 
     def down(self) -> list[int]:
         """Stop both colors' process trees and HAProxy; the releases stay recorded. Returns the
-        pids that had to be killed; raises LocalTargetError if any process of ours survives."""
+        pids that had to be killed; raises InfrastructureError if any process of ours survives."""
         state = self._load()
         records = [slot.process.record() for slot in state.slots.values() if slot.process]
         records += [state.proxy.record()] if state.proxy else []
@@ -153,7 +154,7 @@ class LocalTarget:
         state.live, state.proxy, state.proxy_port, state.metrics_port = None, None, None, None
         self._save(state)
         if survivors:
-            raise LocalTargetError(f"processes {survivors} survived SIGKILL; stop them by hand")
+            raise InfrastructureError(f"processes {survivors} survived SIGKILL; stop them by hand")
         return killed
 
     def _stop(self, record: processes.ProcessRecord) -> list[int]:
@@ -173,7 +174,7 @@ class LocalTarget:
             return ""
         try:
             row = self.api.stats()[state.live]
-        except (OSError, ProxyError) as error:
+        except ProxyError as error:
             return f"; its health checks could not be read ({error})"
         check = f"{row.get('check_status') or 'no check'} {row.get('check_desc') or ''}".strip()
         return f"; live {state.live} is {row.get('status')} to its health checks ({check})"
@@ -268,7 +269,7 @@ class LocalTarget:
         try:
             while self.api.in_flight(color) and time.monotonic() < deadline:
                 time.sleep(0.1)
-        except (OSError, ProxyError):
+        except ProxyError:
             return  # no router to ask: the service's own graceful shutdown still finishes them
 
     def _stop_process(self, slot: SlotModel) -> None:
@@ -278,7 +279,7 @@ class LocalTarget:
         processes.stop_tree(record, self.settings.stop_grace_s)
         survivors = processes.remaining(record)
         if survivors:
-            raise LocalTargetError(f"processes {survivors} survived SIGKILL; stop them by hand")
+            raise InfrastructureError(f"processes {survivors} survived SIGKILL; stop them by hand")
 
     def _snapshot(self, bundle: Path, version: str) -> Path:
         """A private copy of the bundle under releases/, named by version and manifest hash."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from greenlight.deploy.targets import processes
 from greenlight.deploy.targets.base import Color
 from greenlight.deploy.targets.haproxy import (
+    ProxyError,
     ProxyLayout,
     RuntimeApi,
     check_socket_path,
@@ -20,14 +21,9 @@ from greenlight.deploy.targets.haproxy import (
 )
 from greenlight.deploy.targets.local import haproxy_binary
 from greenlight.deploy.targets.state_dir import ProcessModel
-from greenlight.errors import GreenlightError
 from greenlight.files import write_text
 
 PROXY_START_S = 10.0
-
-
-class ProxyStartError(GreenlightError):
-    """HAProxy did not come up (port taken, bad config)."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +61,10 @@ class HostProxy:
             try:
                 self.api.send("show info")
                 return ProcessModel.of(record)
-            except OSError:
+            except ProxyError:
                 time.sleep(0.1)
         processes.stop_tree(record, grace_s=2.0)
-        raise ProxyStartError(f"HAProxy did not start on port {self.port}: {self._tail()}")
+        raise ProxyError(f"HAProxy did not start on port {self.port}: {self._tail()}")
 
     @staticmethod
     def running(model: ProcessModel | None) -> bool:

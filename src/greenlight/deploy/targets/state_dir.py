@@ -16,20 +16,20 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from greenlight.deploy.targets.base import Color, Release
 from greenlight.deploy.targets.processes import ProcessRecord
-from greenlight.errors import GreenlightError
+from greenlight.errors import GreenlightError, TargetBusyError
 from greenlight.files import read_json, write_json
 
 STATE_FORMAT = 1
 
 
 @contextmanager
-def exclusive(path: Path, error: type[GreenlightError]) -> Iterator[None]:
-    """Hold the lock file `path` for the block; `error` if another deployment holds it."""
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold the lock file `path` for the block; TargetBusyError if another deployment holds it."""
     with path.open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as held:
-            raise error(f"another deployment is running (it holds {path})") from held
+            raise TargetBusyError(f"another deployment is running (it holds {path})") from held
         try:
             yield
         finally:
