@@ -134,7 +134,7 @@ sbom: setup sbom-tools ## The CycloneDX SBOM of the packages installed in IMAGE 
 
 .PHONY: bench-serve
 bench-serve: setup ## Load-test the real service on a free local port -> reports/serving_bench.json
-	$(BIN)/python -m greenlight.serving.bench
+	$(BIN)/python -m tools.bench.serve
 
 ##@ PR loop
 # The base a local `make pr-report` compares with; CI passes the PR's merge-base parent.
@@ -268,11 +268,11 @@ performance-issue: setup ## CI: open or update the one open issue labelled perfo
 
 .PHONY: drift-demo
 drift-demo: drift-inputs ## Serve locally, send normal then shifted Adult traffic, print both drift verdicts
-	$(BIN)/python -m greenlight.monitor.demo
+	$(BIN)/python -m tools.demos.drift
 
 .PHONY: bench-drift
 bench-drift: drift-inputs ## Time greenlight drift: 50,000 logged rows vs 30,000 reference rows -> reports/drift_bench.json
-	$(BIN)/python -m greenlight.monitor.bench
+	$(BIN)/python -m tools.bench.drift
 
 ##@ Deploy
 # The local target rehearses a release: two `greenlight serve` processes behind HAProxy on
@@ -366,7 +366,7 @@ deploy-summary: setup ## CI: the latest deployment in the audit log as Markdown,
 
 .PHONY: bench-deploy
 bench-deploy: setup ## Switch colors under keep-alive load, HAProxy runtime API vs nginx reload -> reports/deploy_bench.json
-	$(BIN)/python -m greenlight.deploy.bench
+	$(BIN)/python -m tools.bench.deploy
 
 ##@ Benchmarks (JSON under reports/)
 .PHONY: bench-faults
@@ -376,11 +376,11 @@ bench-faults: setup ## SIGKILL the local target's supervisor, a worker, HAProxy 
 .PHONY: bench-explain
 bench-explain: pull ## One record explained vs predicted in-process, shap's import time and size -> reports/explain_bench.json
 	$(BIN)/dvc repro --pull train
-	$(BIN)/python -m tools.bench_explain
+	$(BIN)/python -m tools.bench.explain
 
 .PHONY: bench-pipeline
 bench-pipeline: pull ## Time the full pipeline, a no-op repro and `dvc version`
-	$(BIN)/python -m greenlight.devtools.bench_pipeline
+	$(BIN)/python -m tools.bench.pipeline
 
 ##@ Rehearsal
 # act and moto live in their own virtualenv (.tools/rehearsal), pinned in

@@ -16,8 +16,8 @@ import yaml
 
 from conftest import SAMPLE
 from greenlight.cli import app
-from greenlight.devtools import stage_deps
 from greenlight.stages.runner import stage_module
+from tools.devtools import stage_deps
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())

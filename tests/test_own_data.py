@@ -18,8 +18,8 @@ from conftest import ROOT, run_pipeline, working_directory
 from greenlight.artifacts import load_bundle
 from greenlight.config import load_params
 from greenlight.serving.schema import request_schema
-from greenlight.serving.server import RunningServer
 from greenlight.stages import featurize
+from tools.harness.server import RunningServer
 
 
 def churn_table(rows: int = 1200, seed: int = 0) -> pd.DataFrame:

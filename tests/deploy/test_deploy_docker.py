@@ -19,7 +19,7 @@ from docker_rig import DockerRig, deploy, docker, docker_rig, docker_target, nee
 from docker_rig import rollback as roll_back
 
 from greenlight.deploy.controller import Outcome
-from greenlight.deploy.loadgen import SteadyLoad
+from tools.harness.load import SteadyLoad
 
 pytestmark = [pytest.mark.slow, needs_engine]
 RECORD = ANSWERS[0]["record"]

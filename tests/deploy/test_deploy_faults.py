@@ -25,12 +25,12 @@ import pytest
 from deploy_rig import REAL_COMMAND, LocalRig, deploy, local_rig, needs_haproxy, real_bundle
 
 from conftest import PipelineRun
-from greenlight.deploy.loadgen import Answer, SteadyLoad
 from greenlight.deploy.targets import processes
 from greenlight.deploy.targets.base import Color, Slot, other
 from greenlight.deploy.targets.local import open_local
 from greenlight.deploy.targets.local_state import LocalState
 from greenlight.files import write_json
+from tools.harness.load import Answer, SteadyLoad
 
 pytestmark = [pytest.mark.slow, needs_haproxy]
 REPORT_VARIABLE = "GREENLIGHT_FAULTS_REPORT"

@@ -22,11 +22,11 @@ from deploy_rig import (
 )
 
 from greenlight.deploy.controller import Controller
-from greenlight.deploy.loadgen import SteadyLoad
 from greenlight.deploy.runner import answers_lookup
 from greenlight.deploy.settings import ShadowSettings
 from greenlight.deploy.targets.local import open_local
 from greenlight.errors import TargetBusyError
+from tools.harness.load import SteadyLoad
 
 pytestmark = [pytest.mark.slow, needs_haproxy]
 

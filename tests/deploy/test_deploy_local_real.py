@@ -12,7 +12,7 @@ import pytest
 from deploy_rig import REAL_COMMAND, LocalRig, deploy, local_rig, needs_haproxy, real_bundle
 
 from conftest import PipelineRun
-from greenlight.deploy.loadgen import SteadyLoad
+from tools.harness.load import SteadyLoad
 
 pytestmark = [pytest.mark.slow, needs_haproxy]
 

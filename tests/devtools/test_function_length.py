@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from greenlight.devtools import function_length
+from tools.devtools import function_length
 
 ROOT = Path(__file__).resolve().parents[2]
 

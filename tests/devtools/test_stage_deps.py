@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from greenlight.devtools import stage_deps
-from greenlight.devtools.stage_deps import Package, StageDepsError, missing_deps
+from tools.devtools import stage_deps
+from tools.devtools.stage_deps import Package, StageDepsError, missing_deps
 
 REAL = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 
@@ -127,12 +127,15 @@ def test_a_new_stage_is_followed_without_any_change_to_the_tool(toy: Path) -> No
 def test_the_command_line_exits_1_and_prints_each_problem(toy: Path) -> None:
     (toy / "dvc.yaml").write_text(yaml.safe_dump(toy_yaml(FULL_DEPS[:-1])))
     done = subprocess.run(
-        [sys.executable, "-m", "greenlight.devtools.stage_deps", "--dvc-yaml", "dvc.yaml"],
+        [sys.executable, "-m", "tools.devtools.stage_deps", "--dvc-yaml", "dvc.yaml"],
         cwd=toy,
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        env={
+            **os.environ,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}",
+        },  # tools/: from the root
     )
     assert done.returncode == 1
     assert (

@@ -16,7 +16,7 @@ import pytest
 from greenlight.artifacts import Bundle, load_bundle
 from greenlight.monitor.job import DriftJob
 from greenlight.monitor.settings import DriftParams, Window
-from greenlight.monitor.simulate import write_log
+from tools.harness.simulate import write_log
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

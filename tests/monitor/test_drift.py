@@ -13,8 +13,8 @@ from drift_fixtures import NOW, job_for_fixture, log_of_fixture, sample_fixture 
 from greenlight.monitor import job
 from greenlight.monitor.drift import ALL_MISSING, Comparison, evidently_p_values, measure
 from greenlight.monitor.settings import DriftParams, Window
-from greenlight.monitor.simulate import write_log
 from greenlight.monitor.stats import CHI2, STATISTICS
+from tools.harness.simulate import write_log
 
 
 def shifted(records: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tools.rehearsal.scenario import Scenario
 from tools.rehearsal.world import World, default_paths
 

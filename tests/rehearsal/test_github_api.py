@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tools.rehearsal.github_api import GitHubStandIn
 
 from greenlight.github import GitHub, GitHubError
+from tools.rehearsal.github_api import GitHubStandIn
 
 REPO = "owner/repo"
 TOKEN = "t0ken"  # noqa: S105 (the stand-in's own)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tools.rehearsal.act import ActRun, parse_log, pinned_actions, without_jobs
 from tools.rehearsal.procs import descendants, stop_tree
 from tools.rehearsal.scenario import stage_outcomes

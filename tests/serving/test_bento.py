@@ -17,7 +17,7 @@ from serving_support import input_records
 from conftest import PipelineRun
 from greenlight.errors import ArtifactError
 from greenlight.serving import bento
-from greenlight.serving.server import HOST, RunningServer
+from tools.harness.server import HOST, RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

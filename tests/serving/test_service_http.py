@@ -21,7 +21,7 @@ from serving_support import input_records
 from conftest import PipelineRun
 from greenlight.artifacts import Bundle, load_bundle
 from greenlight.outcomes import read_outcome_log
-from greenlight.serving.server import RunningServer
+from tools.harness.server import RunningServer
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ import pytest
 from serving_support import input_records
 
 from conftest import PipelineRun
-from greenlight.serving.server import RunningServer
+from tools.harness.server import RunningServer
 
 pytestmark = pytest.mark.slow
 
@@ -151,10 +151,10 @@ def test_sigterm_stops_everything_and_flushes_the_log(
                     ).status_code
                     == 200
                 )
-        children = psutil.Process(server.process.pid).children(recursive=True)
+        children = psutil.Process(server.pid).children(recursive=True)
         assert children  # the worker
-        os.kill(server.process.pid, signal.SIGTERM)
-        assert server.process.wait(30) == 0
+        os.kill(server.pid, signal.SIGTERM)
+        assert server.exit_code(30) == 0
     assert not [
         child.pid for child in children if child.is_running() and child.status() != "zombie"
     ]

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from greenlight.artifacts import load_bundle
 from greenlight.files import read_parquet
-from greenlight.monitor.demo import older_and_busier
-from greenlight.monitor.simulate import write_log
 from greenlight.paths import BUNDLE, SPLIT
+from tools.demos.drift import older_and_busier
+from tools.harness.simulate import write_log
 
 LOG_PATH = Path("logs/predictions.jsonl")
 

@@ -76,6 +76,15 @@ def exit_reason(record: ProcessRecord) -> str | None:
     return f"process {record.pid} exited" + (f" with code {code}" if code is not None else "")
 
 
+def wait_exit(record: ProcessRecord, timeout_s: float) -> int:
+    """The exit status of our own child `record`, once it has ended by itself (waits up to
+    `timeout_s`; subprocess.TimeoutExpired if it has not)."""
+    child = _CHILDREN.get(record.pid)
+    if child is None:
+        raise ProcessLookupError(f"process {record.pid} was not started by this process")
+    return child.wait(timeout_s)
+
+
 def tree(record: ProcessRecord) -> list[psutil.Process]:
     """Every running process of the record's tree: the tagged ones, wherever they are now, plus
     the process, its descendants and its group (all a record from before tags can find)."""

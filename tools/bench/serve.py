@@ -23,16 +23,16 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
-import psutil
 
 from greenlight.artifacts import load_bundle
 from greenlight.files import write_json
 from greenlight.paths import BUNDLE, REPORTS
 from greenlight.serving.predictor import Predictor
-from greenlight.serving.server import RunningServer, unwind_on_termination
 from greenlight.serving.settings import resolve
+from tools.harness.server import RunningServer, unwind_on_termination
 
 OUTPUT = REPORTS / "serving_bench.json"
+PEER = "tools/bench/serve_peer.py"
 TARGETS = {"p50_ratio_max": 3.0, "c8_requests_per_s_min": 200.0, "errors_max": 0}
 # Issue 13's goals, as ratios to the plain Starlette app measured in the same run.
 GOALS = {
@@ -239,33 +239,33 @@ def measure(start: Starter, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def tree_rss_mib(server: RunningServer) -> float:
-    tree = [psutil.Process(server.process.pid), *server.tree()]
+    tree = server.tree()
     return round(sum(process.memory_info().rss for process in tree) / 2**20, 1)
 
 
 def tree_cpu_seconds(server: RunningServer) -> float:
     """User and system CPU seconds of the server's whole process tree so far."""
-    tree = [psutil.Process(server.process.pid), *server.tree()]
+    tree = server.tree()
     return sum(sum(process.cpu_times()[:2]) for process in tree)
 
 
 def torch_mapped(server: RunningServer) -> bool:
     """Whether any process of the server's tree has libtorch mapped (torch imported)."""
-    for process in [psutil.Process(server.process.pid), *server.tree()]:
+    for process in server.tree():
         if any("libtorch" in region.path for region in process.memory_maps()):
             return True
     return False
 
 
 def peer_starter(bundle_dir: Path, coalesce: bool = False) -> Starter:
-    """A plain Starlette + uvicorn peer (serving/peer.py) with the service's settings: without
-    the coalescer, the plain app the goals are set against; with it, the same engine as the
-    service without BentoML."""
+    """A plain Starlette + uvicorn peer (serve_peer.py) with the service's settings: without the
+    coalescer, the plain app the goals are set against; with it, the same engine as the service
+    without BentoML."""
 
     def start(log: Path) -> AbstractContextManager[RunningServer]:
         overrides = {"bundle": bundle_dir.resolve(), "prediction_log": log, "coalesce": coalesce}
         environment = resolve(overrides=overrides).environment()
-        command = [sys.executable, "-m", "greenlight.serving.peer", "--port"]
+        command = [sys.executable, "-m", "tools.bench.serve_peer", "--port"]
         return RunningServer.run(lambda port: [*command, str(port)], environment)
 
     return start
@@ -316,8 +316,8 @@ def serving_settings(bundle_dir: Path) -> dict[str, Any]:
 def peers(served: dict[str, Any], plain: dict[str, Any], engine: dict[str, Any]) -> dict:
     """The peers' own figures, the service's ratios to them and the goals."""
     return {
-        "peer": {"what": "serving/peer.py, no coalescer: the plain Starlette app", **plain},
-        "engine_peer": {"what": "serving/peer.py with the coalescer, no BentoML", **engine},
+        "peer": {"what": f"{PEER}, no coalescer: the plain Starlette app", **plain},
+        "engine_peer": {"what": f"{PEER} with the coalescer, no BentoML", **engine},
         "versus_peer": versus_peer(served["scenarios"], plain["scenarios"]),
         "versus_engine_peer": versus_peer(served["scenarios"], engine["scenarios"]),
         "idle_rss_over_peer": round(served["idle_rss_mib"] / plain["idle_rss_mib"], 3),

@@ -4,7 +4,7 @@ BentoML. With GREENLIGHT_COALESCE=false it makes one model call per request (the
 speed goals are set against); with the coalescer it shows what the framework itself costs. Not
 a service to deploy: no request guard, metrics, bento or readiness beyond a loaded model.
 
-    python -m greenlight.serving.peer --port 3001   (settings from GREENLIGHT_* variables)"""
+    python -m tools.bench.serve_peer --port 3001   (settings from GREENLIGHT_* variables)"""
 
 from __future__ import annotations
 

@@ -21,15 +21,13 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from string import Template
 from typing import Any
-
-import httpx
 
 from greenlight.deploy.audit import read_entries
 from greenlight.deploy.controller import Controller, Outcome
-from greenlight.deploy.loadgen import Answer, SteadyLoad
 from greenlight.deploy.runner import bundle_candidate
 from greenlight.deploy.settings import DeploySettings, LocalSettings, WatchSettings
 from greenlight.deploy.targets import processes
@@ -40,10 +38,12 @@ from greenlight.files import write_json
 from greenlight.localnet import free_port
 from greenlight.manifest import read_manifest
 from greenlight.paths import BUNDLE, REPORTS
+from tools.harness.load import Answer, SteadyLoad
+from tools.harness.server import RunningServer, wait_until_ready
 
 RATE, CLIENTS = 50.0, 4  # requests/s through the proxy, keep-alive clients
 SWITCHES, SWITCH_EVERY_S = 100, 0.3
-READY_S = 300.0
+READY_S, PROXY_READY_S = 300.0, 30.0  # services, proxies: seconds to answer /readyz
 OUTPUT = REPORTS / "deploy_bench.json"
 Switch = Callable[[Color], None]
 
@@ -63,35 +63,23 @@ def first_record(bundle: Path) -> dict[str, Any]:
 @contextmanager
 def services(bundles: dict[Color, Path], logs: Path) -> Iterator[dict[Color, int]]:
     """A real service per color on a free port, ready; stopped by PID on the way out."""
-    ports = {color: free_port() for color in COLORS}
-    started = {color: _spawn_service(bundles[color], ports[color], logs) for color in COLORS}
-    try:
-        for color in COLORS:
-            _wait_ready(ports[color], started[color])
-        yield ports
-    finally:
-        for record in started.values():
-            processes.stop_tree(record, grace_s=15.0)
+    with ExitStack() as stack:
+        started = {
+            color: RunningServer.run(_serve_line(bundles[color], logs), None, READY_S)
+            for color in COLORS
+        }
+        running = {color: stack.enter_context(server) for color, server in started.items()}
+        yield {color: server.port for color, server in running.items()}
 
 
-def _spawn_service(bundle: Path, port: int, logs: Path) -> processes.ProcessRecord:
+def _serve_line(bundle: Path, logs: Path) -> Callable[[int], list[str]]:
     """`greenlight serve` as the local target runs it (deploy.local.serve_command's default)."""
-    log = str(logs / f"{port}.jsonl")
-    values = {"python": sys.executable, "bundle": str(bundle), "port": str(port)}
-    command = LocalSettings().serve_line(**values, prediction_log=log)
-    return processes.spawn(command, logs / f"service-{port}.log")
 
+    def command(port: int) -> list[str]:
+        values = {"python": sys.executable, "bundle": str(bundle), "port": str(port)}
+        return LocalSettings().serve_line(**values, prediction_log=str(logs / f"{port}.jsonl"))
 
-def _wait_ready(port: int, record: processes.ProcessRecord) -> None:
-    deadline = time.monotonic() + READY_S
-    while time.monotonic() < deadline and processes.alive(record):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # still starting
-        time.sleep(0.5)
-    raise RuntimeError(f"the service on port {port} did not become ready")
+    return command
 
 
 # -- the two ways to switch ---------------------------------------------------------------------
@@ -104,29 +92,13 @@ def haproxy(ports: dict[Color, int], listen: int, root: Path) -> Iterator[Switch
     command = [haproxy_binary(), "-db", "-f", str(root / "haproxy.cfg")]
     record = processes.spawn(command, root / "haproxy.log")
     try:
-        _wait_port(listen)
+        wait_until_ready(f"http://127.0.0.1:{listen}", record, PROXY_READY_S, root / "haproxy.log")
         yield RuntimeApi(layout.socket).route
     finally:
         processes.stop_tree(record, grace_s=5.0)
 
 
-NGINX_CONFIG = """pid {root}/nginx.pid;
-error_log {root}/nginx.log warn;
-daemon off;
-worker_processes 1;
-events {{ worker_connections 512; }}
-http {{
-  access_log off;
-  client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
-  uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
-  keepalive_timeout 60s;
-  upstream live {{ server 127.0.0.1:{port}; keepalive 16; }}
-  server {{
-    listen 127.0.0.1:{listen};
-    location / {{ proxy_pass http://live; proxy_http_version 1.1; proxy_set_header Connection ""; }}
-  }}
-}}
-"""
+NGINX_CONFIG = Path(__file__).with_name("nginx.conf.template")
 
 
 @contextmanager
@@ -136,27 +108,17 @@ def nginx(ports: dict[Color, int], listen: int, root: Path) -> Iterator[Switch]:
     (root / "tmp").mkdir(exist_ok=True)
 
     def write(color: Color) -> None:
-        config.write_text(NGINX_CONFIG.format(root=root, port=ports[color], listen=listen))
+        template = Template(NGINX_CONFIG.read_text())
+        config.write_text(template.substitute(root=root, port=ports[color], listen=listen))
 
     write("blue")
     binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     record = processes.spawn([str(binary), "-p", str(root), "-c", str(config)], root / "out.log")
     try:
-        _wait_port(listen)
+        wait_until_ready(f"http://127.0.0.1:{listen}", record, PROXY_READY_S, root / "nginx.log")
         yield lambda color: (write(color), os.kill(record.pid, signal.SIGHUP))
     finally:
         processes.stop_tree(record, grace_s=5.0)
-
-
-def _wait_port(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the proxy never listened on port {port}")
 
 
 # -- measuring ---------------------------------------------------------------------------------

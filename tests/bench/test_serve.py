@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from conftest import PipelineRun
-from greenlight.serving.bench import (
+from tools.bench.serve import (
     Scenario,
     Tally,
     goals,
@@ -166,9 +166,16 @@ def test_the_peer_answers_like_the_service_and_stops_with_its_tree(
         assert tree_rss_mib(peer) > 0
         body = httpx.post(f"{peer.base_url}/predict", json={"records": [answer["record"]]}).json()
         refused = httpx.post(f"{peer.base_url}/predict", json={"records": []})
-        pid = peer.process.pid
+        members = peer.tree()
     assert body["model_version"] == manifest["model_version"]
     assert abs(body["predictions"][0]["probability"] - answer["probability"]) < 1e-5
     assert refused.status_code == 400
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert members and [process.pid for process in members if _running(process)] == []
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 1  # flushed on shutdown
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

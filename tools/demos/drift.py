@@ -26,8 +26,8 @@ import pandas as pd
 from greenlight.files import read_parquet
 from greenlight.manifest import read_manifest
 from greenlight.paths import BUNDLE, REPORTS, SPLIT
-from greenlight.serving.server import RunningServer
 from greenlight.spec import DatasetSpec
+from tools.harness.server import RunningServer
 
 RECORDS, BATCH, REQUEST_TIMEOUT_S, SEND_DEADLINE_S = 2_000, 100, 30.0, 300.0
 OUTPUT = REPORTS / "drift-demo"
@@ -77,9 +77,9 @@ def run_stream(name: str, records: pd.DataFrame, spec: DatasetSpec, scratch: Pat
     """Serve, send, stop, then `greenlight drift` on the log; the drift command's exit code."""
     log = scratch / name / "predictions.jsonl"
     with RunningServer.start(BUNDLE, log) as server:
-        print(f"  service ready on {server.base_url} (pid {server.process.pid}), log {log}")
+        print(f"  service ready on {server.base_url} (pid {server.pid}), log {log}")
         answered = send(server, payloads(records, spec))
-        print(f"  {answered:,} records predicted; stopping the service (pid {server.process.pid})")
+        print(f"  {answered:,} records predicted; stopping the service (pid {server.pid})")
     command = [sys.executable, "-m", "greenlight", "drift", "--log", str(log)]
     command += ["--reports", str(OUTPUT / name)]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -2,7 +2,7 @@
 kubernetes-validate bundles, offline and strictly (unknown fields are errors), for the oldest and
 the newest Kubernetes versions we support. The pre-commit hook (`make lint`) runs:
 
-    python -m greenlight.deploy.manifests deploy/k8s/*.yaml   (kustomization.yaml excluded)"""
+    python -m tools.devtools.k8s_manifests deploy/k8s/*.yaml   (kustomization.yaml excluded)"""
 
 from __future__ import annotations
 

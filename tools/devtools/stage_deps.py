@@ -8,7 +8,7 @@ stage needs nothing here. A package's `__init__.py` runs on every import below i
 it holds more than a docstring, `__future__` imports and constant assignments (nothing else in it
 can change a stage's result), or when a module imports a name from it.
 
-Usage: python -m greenlight.devtools.stage_deps [--dvc-yaml dvc.yaml] [--src src]
+Usage: python -m tools.devtools.stage_deps [--dvc-yaml dvc.yaml] [--src src]
 Prints one line per module a stage imports but does not list, and exits 1 if there is any."""
 
 from __future__ import annotations

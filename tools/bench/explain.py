@@ -11,7 +11,7 @@ reports/explain_bench.json:
   has already imported the rest of the serving closure), and the installed size of shap and the
   packages it brings (numba, llvmlite, slicer) next to scikit-learn's.
 
-Run from the repository root: `python -m tools.bench_explain [--bundle models/bundle]`."""
+Run from the repository root: `python -m tools.bench.explain [--bundle models/bundle]`."""
 
 from __future__ import annotations
 

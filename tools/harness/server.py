@@ -1,15 +1,15 @@
-"""Run `greenlight serve` as a child process on a free 127.0.0.1 port, for benchmarks, tests and
-demos: wait until /readyz answers 200, and stop it (SIGTERM, then SIGKILL of its own process
-group if it does not exit in time, and of any process of its tree still running)."""
+"""Run a server (`greenlight serve` unless told otherwise) as a child process on a free 127.0.0.1
+port, for the benchmarks, the demos and the tests. It is started, tracked and stopped by the local
+deploy target's own process helper (greenlight.deploy.targets.processes: a session of its own,
+every process of its tree found by tag, stopped by PID), and it is ready when the rollout's own
+readiness wait (greenlight.deploy.readiness) says so: one way to do each, for runtime and tools."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,8 +19,12 @@ import httpx
 import psutil
 
 from greenlight.config import DEFAULT_PARAMS
+from greenlight.deploy.readiness import Probes, wait_ready
+from greenlight.deploy.targets import processes
 from greenlight.errors import GreenlightError
 from greenlight.localnet import HOST, free_port
+
+STOP_GRACE_S = 30.0
 
 
 def unwind_on_termination() -> None:
@@ -35,16 +39,32 @@ def unwind_on_termination() -> None:
 
 
 class ServerError(GreenlightError, RuntimeError):
-    """The service did not start, did not become ready in time, or exited."""
+    """The server did not start, did not become ready in time, or exited."""
+
+
+def wait_until_ready(
+    base_url: str, record: processes.ProcessRecord, within_s: float, output: Path
+) -> None:
+    """Until GET /readyz at `base_url` answers 200 (the rollout's wait, with the process's exit
+    as the reason to stop early); ServerError with the end of its output otherwise."""
+    probes = Probes(available=lambda: True, failure=lambda: processes.exit_reason(record))
+    with httpx.Client(base_url=base_url, timeout=2.0) as client:
+        check = wait_ready(client, within_s, probes)
+    if not check.passed:
+        text = output.read_text(errors="replace") if output.exists() else ""
+        raise ServerError(f"{base_url}: {check.detail}\n{text[-4000:]}")
 
 
 @dataclass
 class RunningServer:
-    process: subprocess.Popen[bytes]
+    record: processes.ProcessRecord
     port: int
     output: Path  # the server's stdout and stderr
     settings: dict[str, str] = field(default_factory=dict)
-    descendants: dict[int, psutil.Process] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.record.pid
 
     @property
     def base_url(self) -> str:
@@ -99,15 +119,8 @@ class RunningServer:
         output: Path,
     ) -> RunningServer:
         port = free_port()
-        with output.open("wb") as sink:
-            process = subprocess.Popen(
-                command(port),
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **(environment or {})},
-                start_new_session=True,  # its own process group: stop() never reaches others
-            )
-        return cls(process=process, port=port, output=output)
+        record = processes.spawn(command(port), output, {**os.environ, **(environment or {})})
+        return cls(record=record, port=port, output=output)
 
     def log_text(self) -> str:
         return self.output.read_text(errors="replace") if self.output.exists() else ""
@@ -120,46 +133,17 @@ class RunningServer:
             return None
 
     def wait_ready(self, within: float) -> None:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServerError(f"server exited ({self.process.returncode}):\n{self.log_text()}")
-            if self.status("/readyz") == 200:
-                self.tree()  # remember the workers now: they outlive a killed supervisor
-                return
-            time.sleep(0.2)
-        raise ServerError(f"server not ready within {within:.0f} s:\n{self.log_text()}")
+        wait_until_ready(self.base_url, self.record, within, self.output)
 
     def tree(self) -> list[psutil.Process]:
-        """The server's descendants, now and as seen before (BentoML's workers run in process
-        groups of their own, and are orphaned, not stopped, when the supervisor is killed)."""
-        try:
-            now = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            now = []
-        self.descendants.update({process.pid: process for process in now})
-        return list(self.descendants.values())
+        """Every running process of the server: the supervisor and its workers, also those
+        BentoML put in groups of their own or that a killed supervisor orphaned."""
+        return processes.tree(self.record)
 
-    def stop(self, within: float = 30.0) -> int:
-        """SIGTERM and wait; then SIGKILL whatever is left of its process tree."""
-        tree = self.tree()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(within)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(within)
-        _kill_survivors(tree, within)
-        return int(self.process.returncode)
+    def exit_code(self, within: float) -> int:
+        """The server's exit status once it has ended by itself (waits up to `within` s)."""
+        return processes.wait_exit(self.record, within)
 
-
-def _kill_survivors(tree: list[psutil.Process], within: float) -> None:
-    """SIGKILL each process of `tree` still running (psutil checks a pid was not reused)."""
-    _, alive = psutil.wait_procs(tree, timeout=min(within, 5.0))
-    for process in alive:
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            continue
-    psutil.wait_procs(alive, timeout=within)
+    def stop(self, within: float = STOP_GRACE_S) -> list[int]:
+        """SIGTERM its whole tree, SIGKILL what is left after `within` s; the pids killed."""
+        return processes.stop_tree(self.record, grace_s=within)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from greenlight.deploy.manifests import VERSIONS, documents, main, problems
 from greenlight.deploy.settings import KubernetesSettings
+from tools.devtools.k8s_manifests import VERSIONS, documents, main, problems
 
 K8S = Path(__file__).parents[2] / "deploy" / "k8s"
 MANIFESTS = sorted(path for path in K8S.glob("*.yaml") if path.name != "kustomization.yaml")

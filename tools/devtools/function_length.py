@@ -1,7 +1,7 @@
 """The 20-line rule: no function or method body is longer than MAX_LINES lines, counted from the
 line after the signature to the function's last line, docstring excluded.
 
-Usage: python -m greenlight.devtools.function_length [--max N] PATH...   (files or folders)
+Usage: python -m tools.devtools.function_length [--max N] PATH...   (files or folders)
 Prints `path:line name length` per violation and exits 1 if there is any."""
 
 from __future__ import annotations

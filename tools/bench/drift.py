@@ -22,8 +22,8 @@ import pandas as pd
 from greenlight.artifacts import load_bundle
 from greenlight.errors import ExitCode
 from greenlight.files import read_parquet, write_json
-from greenlight.monitor.simulate import write_log
 from greenlight.paths import BUNDLE, REPORTS, SPLIT
+from tools.harness.simulate import write_log
 
 OUTPUT = REPORTS / "drift_bench.json"
 LOG_ROWS, REFERENCE_ROWS, REPEATS, TARGET_SECONDS = 50_000, 30_000, 3, 60.0

@@ -1,0 +1,1 @@
+"""Checks of the code itself, run as pre-commit hooks (`make lint`)."""
