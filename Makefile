@@ -270,6 +270,10 @@ performance-issue: setup ## CI: open or update the one open issue labelled perfo
 drift-demo: drift-inputs ## Serve locally, send normal then shifted Adult traffic, print both drift verdicts
 	$(BIN)/python -m tools.demos.drift
 
+.PHONY: outcomes-demo
+outcomes-demo: drift-inputs ## Serve locally, report true labels late (POST /feedback): no degradation, then a borderline stream's drop and its issue text
+	$(BIN)/python -m tools.demos.outcomes
+
 .PHONY: bench-drift
 bench-drift: drift-inputs ## Time greenlight drift: 50,000 logged rows vs 30,000 reference rows -> reports/drift_bench.json
 	$(BIN)/python -m tools.bench.drift
