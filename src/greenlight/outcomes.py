@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from greenlight.errors import GreenlightError
-from greenlight.logformat import OUTCOME_FIELDS, OUTCOME_FORMAT
+from greenlight.logformat import OUTCOME_FIELDS, OUTCOME_FORMAT, json_object
 
 
 class OutcomeError(GreenlightError, ValueError):
@@ -74,17 +74,7 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
     with path.open(encoding="utf-8") as lines:
         for number, text in enumerate(lines, start=1):
             if text.strip():
-                yield f"{path}:{number}", json_object(text, f"{path}:{number}")
-
-
-def json_object(text: str, where: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise OutcomeError(f"{where}: not valid JSON ({error.msg})") from error
-    if not isinstance(value, dict):
-        raise OutcomeError(f"{where}: expected a JSON object, got {type(value).__name__}")
-    return value
+                yield f"{path}:{number}", json_object(text, f"{path}:{number}", OutcomeError)
 
 
 def check_columns(
@@ -183,7 +173,7 @@ def outcome_line(outcome: Outcome, imported_at: datetime) -> str:
 
 
 def parse_log_line(text: str, where: str, labels: Collection[str]) -> Outcome:
-    record = json_object(text, where)
+    record = json_object(text, where, OutcomeError)
     if record.get("outcome_format") != OUTCOME_FORMAT:
         raise OutcomeError(
             f"{where}: outcome_format {record.get('outcome_format')!r} is not supported "

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from greenlight.ci.step_files import append
 from greenlight.config import DEFAULT_PARAMS, load_params
 
 if TYPE_CHECKING:
@@ -25,12 +26,6 @@ OutputOption = Annotated[
 SummaryOption = Annotated[
     Path | None, typer.Option(envvar="GITHUB_STEP_SUMMARY", help="Append Markdown notices here.")
 ]
-
-
-def _append(path: Path | None, text: str) -> None:
-    if path is not None and text:
-        with path.open("a", encoding="utf-8") as stream:
-            stream.write(text)
 
 
 @app.command("pr-comment")
@@ -66,7 +61,7 @@ def check_ref(
     if workflow_ref is not None:
         check_workflow_ref(workflow_ref)
     sha = check_ref(ref, branch)
-    _append(github_output, f"sha={sha}\n")
+    append(github_output, f"sha={sha}\n")
     typer.echo(f"{ref} is {sha}, a commit on {branch}")
 
 
@@ -80,7 +75,7 @@ def check_image(
     from greenlight.ci.refs import check_image  # noqa: PLC0415
 
     found = check_image(image, name)
-    _append(github_output, f"image={found}\n")
+    append(github_output, f"image={found}\n")
     typer.echo(f"rolling back to {found}: redeployed as built, not rebuilt")
 
 
@@ -95,11 +90,11 @@ def config(
     from greenlight.ci import config as settings  # noqa: PLC0415
 
     found = settings.configured(need, _context(params))
-    _append(github_output, settings.outputs(found))
+    append(github_output, settings.outputs(found))
     for key, present in found.items():
         typer.echo(f"{key}: {'configured' if present else 'not configured'}")
         if not present:
-            _append(summary, settings.notice(key))
+            append(summary, settings.notice(key))
             typer.echo(settings.annotation(key))
 
 

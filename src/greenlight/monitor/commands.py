@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from greenlight.ci.step_files import append
 from greenlight.config import DEFAULT_PARAMS, load_params
 from greenlight.errors import ConfigError, ExitCode, MissingInputError
 from greenlight.paths import BUNDLE, REPORTS, SPLIT
@@ -60,7 +61,7 @@ def drift(
 def finish(key: str, found: bool, github_output: Path | None) -> None:
     """Tell the workflow (`<key>=true|false`), then exit 3 when drift or a degradation was found:
     what `make drift-ci` and the performance job read as an outcome, not a failure."""
-    _append(github_output, f"{key}={str(found).lower()}\n")
+    append(github_output, f"{key}={str(found).lower()}\n")
     if found:
         raise typer.Exit(ExitCode.DRIFT)
 
@@ -107,9 +108,9 @@ def drift_fetch(
     fetched = _fetch_or_notice(
         source or settings.source, log or settings.prediction_log, missing_ok
     )
-    _append(github_output, f"fetched={str(fetched is not None).lower()}\n")
+    append(github_output, f"fetched={str(fetched is not None).lower()}\n")
     if fetched is None:
-        _append(summary, _NOT_SHIPPED_NOTICE)
+        append(summary, _NOT_SHIPPED_NOTICE)
 
 
 _NOT_SHIPPED_NOTICE = (
@@ -134,12 +135,6 @@ def _fetch_or_notice(
         return None
     typer.echo(f"fetched {len(files)} log file(s) from {source}")
     return files
-
-
-def _append(path: Path | None, text: str) -> None:
-    if path is not None:
-        with path.open("a", encoding="utf-8") as stream:
-            stream.write(text)
 
 
 @app.command("ship-logs")

@@ -11,7 +11,6 @@ what it cannot read would report on traffic it never saw."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -20,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from greenlight.logformat import FIELDS, LOG_FORMAT
+from greenlight.logformat import FIELDS, LOG_FORMAT, json_object
 from greenlight.monitor.errors import LogFormatError, MissingLogError, SchemaMismatchError
 
 REQUIRED_FIELDS = FIELDS
@@ -67,7 +66,7 @@ def _file_rows(file: Path, features: frozenset[str]) -> Iterator[dict[str, Any]]
 
 def parse_line(text: str, where: str, features: frozenset[str]) -> dict[str, Any]:
     """One log line as a flat row; LogFormatError or SchemaMismatchError naming `where`."""
-    record = _json_object(text, where)
+    record = json_object(text, where, LogFormatError)
     if record.get("log_format", LOG_FORMAT) != LOG_FORMAT:  # another format: its fields may differ
         raise LogFormatError(
             f"{where}: log_format {record['log_format']!r} is not supported (expected {LOG_FORMAT})"
@@ -81,16 +80,6 @@ def parse_line(text: str, where: str, features: frozenset[str]) -> dict[str, Any
     row.update({VERSION: str(record["model_version"]), PROBABILITY: probability})
     row[REQUEST_ID] = str(record["request_id"])
     return row
-
-
-def _json_object(text: str, where: str) -> dict[str, Any]:
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise LogFormatError(f"{where}: not valid JSON ({error.msg})") from error
-    if not isinstance(record, dict):
-        raise LogFormatError(f"{where}: expected a JSON object, got {type(record).__name__}")
-    return record
 
 
 def _prediction(prediction: object, where: str) -> tuple[str, float]:

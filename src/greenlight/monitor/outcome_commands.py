@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from greenlight.ci.step_files import append
 from greenlight.config import DEFAULT_PARAMS, load_params
 from greenlight.monitor.commands import (
     LogOption,
     ParamsOption,
     UntilOption,
-    _append,
     _fetch_or_notice,
     _moment,
     _read_summary,
@@ -135,7 +135,7 @@ def fetch(
     target = outcome_log or performance_params(loaded, params).outcome_log
     folder = (source or drift_params(loaded, params).source).rstrip("/")
     fetched = _fetch_or_notice(f"{folder}/{target.name}", target, missing_ok, "outcome log")
-    _append(github_output, f"fetched={str(fetched is not None).lower()}\n")
+    append(github_output, f"fetched={str(fetched is not None).lower()}\n")
 
 
 def result_line(result: PerformanceResult) -> str:

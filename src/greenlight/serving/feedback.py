@@ -28,6 +28,7 @@ from starlette.routing import Route
 from greenlight import outcomes
 from greenlight.errors import GreenlightError
 from greenlight.filelock import locked
+from greenlight.logformat import json_object
 from greenlight.outcomes import LABEL_FIELDS, Outcome, OutcomeError
 from greenlight.serving.logged_requests import LoggedRequests, Tail
 from greenlight.serving.settings import ServingSettings
@@ -59,7 +60,7 @@ def parse_feedback(body: bytes, labels: Collection[str], sensitive: Collection[s
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise OutcomeError(f"{WHERE}: the body is not UTF-8 ({error.reason})") from error
-    row = outcomes.json_object(text, WHERE)
+    row = json_object(text, WHERE, OutcomeError)
     outcomes.check_columns(WHERE, row.keys(), LABEL_FIELDS, sensitive, optional=("record",))
     parsed = outcomes.parse_outcome(WHERE, {"record": 0, **row}, labels)
     return Feedback(parsed.request_id, parsed.record if "record" in row else None, parsed.label)

@@ -49,7 +49,7 @@ from greenlight.deploy.targets.proxy_host import HostProxy
 from greenlight.deploy.targets.state_dir import ReleaseModel, exclusive
 from greenlight.errors import GreenlightError
 from greenlight.files import write_text
-from greenlight.localnet import free_port
+from greenlight.localnet import free_port, loopback_client
 
 LOG_TAIL_LINES = 200  # what is kept of a stopped container's output, under <state_dir>/logs/
 
@@ -259,7 +259,7 @@ class DockerTarget:
         port = self._load().slots[color].port
         if port is None:
             raise DockerTargetError(f"{color} has no container")
-        return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
+        return loopback_client(port)
 
     def traffic(self, color: Color) -> Traffic:
         return self.proxy.api.traffic(color)

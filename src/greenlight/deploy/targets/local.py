@@ -32,7 +32,7 @@ from greenlight.deploy.targets.logfeed import LogFeed
 from greenlight.deploy.targets.state_dir import ProcessModel, ReleaseModel, exclusive
 from greenlight.errors import GreenlightError, InfrastructureError
 from greenlight.files import sha256_file, write_text
-from greenlight.localnet import free_port
+from greenlight.localnet import free_port, loopback_client
 from greenlight.manifest import MANIFEST
 
 PROXY_START_S = 10.0
@@ -233,7 +233,7 @@ class LocalTarget:
         port = self._load().slots[color].port
         if port is None:
             raise LocalTargetError(f"{color} has no service")
-        return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
+        return loopback_client(port)
 
     def traffic(self, color: Color) -> Traffic:
         return self.api.traffic(color)
