@@ -27,11 +27,11 @@ import pandas as pd
 from greenlight.artifacts import load_bundle
 from greenlight.files import read_parquet
 from greenlight.manifest import read_manifest
-from greenlight.monitor.demo import payloads
 from greenlight.monitor.issue import PERFORMANCE, issue_body
 from greenlight.paths import BUNDLE, REPORTS, SPLIT
-from greenlight.serving.server import RunningServer, unwind_on_termination
 from greenlight.spec import DatasetSpec
+from tools.demos.drift import payloads
+from tools.harness.server import RunningServer, unwind_on_termination
 
 RECORDS, REQUEST_TIMEOUT_S, DEADLINE_S = 600, 30.0, 300.0  # 600 >= monitor.performance.min_outcomes
 OUTPUT = REPORTS / "outcomes-demo"
@@ -84,14 +84,14 @@ def run_stream(name: str, records: pd.DataFrame, spec: DatasetSpec, scratch: Pat
     log, deadline = scratch / name / "predictions.jsonl", time.monotonic() + DEADLINE_S
     labels = records[spec.target.column].tolist()
     with RunningServer.start(BUNDLE, log) as server:
-        print(f"  service ready on {server.base_url} (pid {server.process.pid})")
+        print(f"  service ready on {server.base_url} (pid {server.pid})")
         with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT_S) as client:
             keys = send(client, payloads(records, spec), deadline)
             wait_logged(log, len(keys), deadline)
             statuses = report_labels(client, keys, labels, deadline)
         print(
             f"  {len(keys):,} records predicted, {len(labels):,} labels reported late: "
-            f"POST /feedback answered {dict(statuses)}; stopping pid {server.process.pid}"
+            f"POST /feedback answered {dict(statuses)}; stopping pid {server.pid}"
         )
     return measure(name, log)
 
