@@ -12,9 +12,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.rehearsal.act import ActRun, parse_log, pinned_actions, without_jobs
-from tools.rehearsal.procs import descendants, stop_tree
+from tools.rehearsal.act import (
+    ActRun,
+    environment_jobs,
+    inheriting_secrets,
+    parse_log,
+    pinned_actions,
+    without_jobs,
+)
+from tools.rehearsal.load import ProxyLoad
+from tools.rehearsal.procs import descendants, free_port, stop_tree
 from tools.rehearsal.scenario import stage_outcomes
+from tools.rehearsal.world import STEP_BASH
 
 ROOT = Path(__file__).resolve().parents[2]
 PR = ROOT / ".github" / "workflows" / "pr.yml"
@@ -102,3 +111,61 @@ def test_stop_tree_ends_descendants_that_left_the_session() -> None:
             not Path(f"/proc/{pid}").exists()
             or "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         )
+
+
+MAIN = ROOT / ".github" / "workflows" / "main.yml"
+DEPLOY = ROOT / ".github" / "workflows" / "deploy.yml"
+
+
+def test_the_call_of_deploy_inherits_secrets_and_nothing_else_changes() -> None:
+    text = MAIN.read_text()
+    changed = inheriting_secrets(text, {"deploy"})
+    before, after = yaml.safe_load(text)["jobs"], yaml.safe_load(changed)["jobs"]
+    assert after["deploy"] == {**before["deploy"], "secrets": "inherit"}
+    assert {k: v for k, v in after.items() if k != "deploy"} == {
+        k: v for k, v in before.items() if k != "deploy"
+    }
+    assert set(text.splitlines()) <= set(changed.splitlines())
+    with pytest.raises(ValueError, match="changed more"):
+        inheriting_secrets(text, {"run-cache"})  # a job that calls no workflow
+
+
+def test_only_the_rollout_waits_for_production_s_reviewer() -> None:
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert environment_jobs(workflows, "production") == {"rollout"}
+    assert environment_jobs(workflows, "retrain") == {"retrain"}  # drift.yml's: not gated
+
+
+def _step_bash(tmp_path: Path, job: str) -> subprocess.Popen:
+    shell = tmp_path / "bash"
+    shell.write_text(STEP_BASH)
+    shell.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_JOB": job, "GITHUB_RUN_ID": "7"}
+    env |= {"REHEARSAL_GATE": str(tmp_path), "REHEARSAL_GATED_JOBS": "other rollout"}
+    return subprocess.Popen(
+        [str(shell), "-c", "echo ran"], env=env, stdout=subprocess.PIPE, text=True
+    )
+
+
+def test_the_runner_shell_holds_a_gated_job_until_the_reviewer_approves(tmp_path: Path) -> None:
+    held = _step_bash(tmp_path, "rollout")
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "7.pending").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "7.pending").read_text().strip() == "rollout"
+    time.sleep(1)
+    assert held.poll() is None  # still waiting
+    (tmp_path / "7.approved").write_text("approved\n")
+    assert held.communicate(timeout=10)[0].strip() == "ran"
+    assert held.returncode == 0
+    free = _step_bash(tmp_path, "build")  # a job without an environment is not held
+    assert free.communicate(timeout=10)[0].strip() == "ran"
+
+
+def test_the_load_counts_failures_only_once_something_answered() -> None:
+    load = ProxyLoad(free_port())  # not started: only its counting
+    for status in [None, 503, 200, 200, 502, 200]:
+        load._count(status, f"HTTP {status}")
+    tally = load.tally
+    assert (tally.waiting, tally.ok, tally.failed) == (2, 3, 1)
+    assert "HTTP 502" in tally.failures[0] and "1 failed" in tally.line()

@@ -336,6 +336,21 @@ def test_only_the_docker_step_sees_the_ssh_key_and_it_comes_from_the_environment
     )
 
 
+def test_the_rollout_reads_the_bundle_with_the_team_remote_s_read_only_role() -> None:
+    """`make deploy-docker` and `make deploy-kubernetes` dvc pull the bundle (its manifest holds
+    the smoke test's known answers): without credentials the pull fails (make rehearse found it)."""
+    steps = DEPLOY["jobs"][ROLLOUT]["steps"]
+    logins = [n for n, s in enumerate(steps) if "configure-aws-credentials" in s.get("uses", "")]
+    rollouts = [n for n, s in enumerate(steps) if "make deploy-" in s.get("run", "")]
+    pulling = [
+        n for n in rollouts if steps[n]["run"].split()[1] in ("deploy-docker", "deploy-kubernetes")
+    ]
+    assert logins and pulling and logins[0] < min(pulling)
+    assert steps[logins[0]]["with"]["role-to-assume"] == "${{ vars.DVC_REMOTE_READ_ROLE }}"
+    for target in ("deploy-docker", "deploy-kubernetes"):
+        assert "dvc pull models/bundle" in make("-n", target, IMAGE="x@sha256:" + "0" * 64).stdout
+
+
 def test_the_build_checks_what_it_pulled_against_dvc_lock() -> None:
     recipe = make("-n", "deploy-image").stdout
     assert recipe.index("dvc pull models/bundle") < recipe.index(

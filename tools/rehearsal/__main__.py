@@ -74,7 +74,10 @@ def main() -> int:
                 f"`{spec}`: pinned in a workflow, no local stand-in, so a job using it cannot run"
                 for spec in world.unmapped
             ]
-            ok = scenario.run_all()
+            try:
+                ok = scenario.run_all()
+            finally:
+                scenario.clean_up()
     finally:  # also when interrupted: the steps so far
         header = {
             "act": _version(paths["act_binary"]),

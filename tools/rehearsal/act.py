@@ -89,6 +89,38 @@ def runner_labels(workflows: list[Path]) -> set[str]:
     return labels
 
 
+def environment_jobs(workflows: list[Path], environment: str) -> set[str]:
+    """The ids of the jobs that name `environment` (whose reviewers approve them on GitHub)."""
+    found = set()
+    for path in workflows:
+        for name, job in (yaml.safe_load(path.read_text()).get("jobs") or {}).items():
+            named = job.get("environment") if isinstance(job, dict) else None
+            if (named.get("name") if isinstance(named, dict) else named) == environment:
+                found.add(name)
+    return found
+
+
+def inheriting_secrets(text: str, names: set[str]) -> str:
+    """The workflow with `secrets: inherit` added to the named jobs that call a workflow: act
+    hands a called workflow no secret the caller does not name, not even GITHUB_TOKEN, where
+    GitHub gives it GITHUB_TOKEN and its environment jobs that environment's secrets. Checked by
+    parsing: nothing else changed."""
+    kept, in_jobs = [], False
+    for line in text.splitlines(keepends=True):
+        in_jobs = bool(re.match(r"^jobs:\s*$", line)) or (in_jobs and not re.match(r"^\S", line))
+        kept.append(line)
+        header = JOB_HEADER.match(line) if in_jobs else None
+        if header and header.group(1) in names:
+            kept.append("    secrets: inherit  # added by the rehearsal (act)\n")
+    result = "".join(kept)
+    before, after = yaml.safe_load(text)["jobs"], yaml.safe_load(result)["jobs"]
+    for name in names:
+        before[name] = {**before[name], "secrets": "inherit"}
+    if after != before or any("uses" not in before[name] for name in names):
+        raise ValueError(f"adding `secrets: inherit` to {sorted(names)} changed more")
+    return result
+
+
 def without_jobs(text: str, names: set[str]) -> str:
     """The workflow with the named top-level jobs cut out, every other line unchanged; checked
     by parsing: the remaining jobs are exactly the original ones, field for field."""

@@ -11,16 +11,26 @@ NOT_REHEARSED = [
     "the `lint` and `test` jobs of pr.yml (cut from the rehearsed copy of the workflow, every "
     "other line unchanged; `make test` runs both before the rehearsal; REHEARSE_ALL_JOBS=1 keeps "
     "them)",
-    "the deploy leg (deploy.yml: image build, registry push, approval, rollout, rollback): it "
-    "waits for the container image and the single-host target (issue 11)",
-    "environment approval and required reviewers (act ignores `environment:`)",
+    "the `production` environment as GitHub enforces it (act ignores `environment:`): the "
+    "rehearsal's runner shell holds the rollout job before its first step until the harness, as "
+    "the reviewer, approves; the environment's secrets are handed to the whole act run (on "
+    "GitHub only the rollout job gets them), and main.yml's call of deploy.yml gets `secrets: "
+    "inherit` in the rehearsed copy (act passes a called workflow no secret otherwise)",
+    "deploy.yml's attestation: skipped, the stand-in of actions/attest-build-provenance records "
+    "the subject only (signing needs Sigstore and an OIDC token, neither is offline; nothing is "
+    "pushed to the registry beside the image)",
+    "GHCR and Docker Hub: the image is pushed to the local registry 127.0.0.1:5000 (the "
+    "Makefile's IMAGE_NAME and REGISTRY set in the runner's environment; `docker login` to a "
+    "registry without authentication) and built on the local Debian base (BASE_IMAGE)",
+    "the container host over ssh: DEPLOY_DOCKER_HOST is the local engine's unix:// socket (a "
+    "runner on the container host), so DEPLOY_SSH_KEY and DEPLOY_KNOWN_HOSTS are not used",
     "`permissions:` enforcement and the token's scopes (act ignores them; the stand-in accepts "
     "its one token for every call): least privilege stays checked statically in tests/workflows/",
     "OIDC: configure-aws-credentials' stand-in hands out the local store's keys, no token exchange",
     "`concurrency:` groups and cancellation (act ignores them)",
     "GitHub-hosted runner images: every job runs on this machine (host mode), with its Python",
     "the deployment's shipping of prediction logs: played in the developer's clone "
-    "(tools/rehearsal/traffic.py, then `make ship-logs`), as the deployment leg is not there",
+    "(tools/rehearsal/traffic.py, then `make ship-logs`); no workflow ships the containers' logs",
 ]
 
 

@@ -12,17 +12,25 @@ from pathlib import Path
 
 import yaml
 
-from tools.rehearsal.act import ActRun, without_jobs
+from tools.rehearsal import deploy_leg
+from tools.rehearsal.act import ActRun, inheriting_secrets, without_jobs
+from tools.rehearsal.deploy_leg import Watch, watching
 from tools.rehearsal.github_api import GitHubStandIn
 from tools.rehearsal.world import BUCKET, NAME, OWNER, REPOSITORY, S3, World
 
 REMOTE_PREFIX = "greenlight"  # the team remote is s3://greenlight-team/greenlight
 # The jobs cut from the rehearsed copy of a workflow (every other line unchanged): pr.yml's lint
 # and test suites, which `make test` runs anyway and which would take most of the time budget on
-# two cores (REHEARSE_ALL_JOBS=1 keeps them), and main.yml's call of deploy.yml, whose image build
-# and rollout wait for the container target (issue 11).
-CUT_JOBS = {"pr.yml": {"lint", "test"}, "main.yml": {"deploy"}}
+# two cores (REHEARSE_ALL_JOBS=1 keeps them).
+CUT_JOBS = {"pr.yml": {"lint", "test"}}
 SLOW_JOBS = {"lint", "test"}
+# The calls of a workflow that get `secrets: inherit` in the rehearsed copy (act gives a called
+# workflow no secret otherwise, where GitHub gives GITHUB_TOKEN and the environment's secrets).
+INHERIT_SECRETS = {"main.yml": {"deploy"}}
+# ... and main.yml's call of deploy.yml, cut only where this machine has no container engine and
+# registry (.ci/services.sh starts them, as root): its build would fail without them.
+DEPLOY_JOBS = {"main.yml": {"deploy"}}
+IMAGE_LINE = re.compile(r"^image=(?P<ref>\S+@(?P<digest>sha256:[0-9a-f]{64}))\s*$", re.M)
 STAGE_LINE = re.compile(
     r"(Running stage '(?P<ran>[\w-]+)')"
     r"|(Pulling data for stage: '(?P<pulled>[\w-]+)')"
@@ -116,6 +124,8 @@ class Scenario:
     notes: list[str] = field(default_factory=list)
     pr: int = 0  # the same-repository pull request, once opened
     drift_inputs_pulled: bool = False
+    images: list[tuple[str, str]] = field(default_factory=list)  # (image@digest, commit) deployed
+    deploy_skipped: str = ""  # why the deploy leg cannot run here, if it cannot
 
     # plumbing
     @property
@@ -154,12 +164,15 @@ class Scenario:
         text = path.read_text()
         jobs = set(yaml.safe_load(text)["jobs"])
         cut = CUT_JOBS.get(name, set()) - (SLOW_JOBS if self.all_jobs else set())
+        cut |= DEPLOY_JOBS.get(name, set()) if self.deploy_skipped else set()
         cut &= jobs
-        if not cut:
+        inherit = INHERIT_SECRETS.get(name, set()) & jobs
+        if not cut and not inherit:
             return path
         trimmed = self.world.work / "workflows" / name
         trimmed.parent.mkdir(parents=True, exist_ok=True)
-        trimmed.write_text(without_jobs(text, cut))
+        text = without_jobs(text, cut) if cut else text
+        trimmed.write_text(inheriting_secrets(text, inherit) if inherit else text)
         return trimmed
 
     def act(self, current: Step, name: str, event: str, payload: dict) -> ActRun:
@@ -285,7 +298,9 @@ class Scenario:
         self.world.git("checkout", "-q", "main")
         self.world.push("main:refs/heads/main")
         keys_before = set(self.s3_keys())
-        run = self.act(current, "main.yml", "push", self.push_event(before, self.world.sha()))
+        event = self.push_event(before, self.world.sha())
+        with watching(self.world, load=self.deploys) as watch:
+            run = self.act(current, "main.yml", "push", event)
         self.figures[f"main.yml ({label})"] = f"{run.seconds:.0f} s"
         failed = [job for job, result in run.jobs.items() if result != "success"]
         check(run.jobs and not failed, f"main.yml jobs not green: {run.jobs} (log {run.log})")
@@ -297,7 +312,113 @@ class Scenario:
         new = set(self.s3_keys()) - keys_before
         current.facts.append(f"{len(new)} objects pushed to the team remote")
         self.remote_has_outputs(current, label)
+        if self.deploys:
+            self.deployed(current, run, watch, label)
         return run
+
+    # the deploy leg
+    @property
+    def deploys(self) -> bool:
+        """Whether the team configured its container host (main.yml then deploys)."""
+        return "DEPLOY_TARGET" in self.variables
+
+    def configure_production(self, current: Step) -> None:
+        """The team's container host: DEPLOY_TARGET=docker, and the `production` environment's
+        secret DEPLOY_DOCKER_HOST (the engine's socket: a runner on the container host)."""
+        self.deploy_skipped = deploy_leg.host_problem(self.world)
+        if self.deploy_skipped:
+            self.notes.append(f"the deploy leg was skipped: {self.deploy_skipped}")
+            current.facts.append(f"skipped (main.yml's deploy cut): {self.deploy_skipped}")
+            return
+        self.variables |= deploy_leg.DEPLOY_VARIABLES
+        self.world.need_act().secrets |= deploy_leg.PRODUCTION_SECRETS
+        current.facts.append(f"repository variables: {deploy_leg.DEPLOY_VARIABLES}")
+        current.facts.append(
+            f"`production` environment: secrets {sorted(deploy_leg.PRODUCTION_SECRETS)}, reviewer "
+            f"{deploy_leg.REVIEWER} (played by the rehearsal at the gate of the job that names it)"
+        )
+        left = deploy_leg.target_leftovers(self.world)
+        check(not left, f"the container host is not clean before the first deploy: {left}")
+
+    def approved(self, current: Step, watch: Watch) -> None:
+        jobs = [approval.job for approval in watch.approvals]
+        check(jobs == ["rollout"], f"approvals at the production gate: {jobs}, not [rollout]")
+        approval = watch.approvals[0]
+        current.facts.append(
+            f"production gate: `rollout` held {approval.waited_s:.1f} s before its first step, "
+            f"approved by {deploy_leg.REVIEWER}; the registry then held tags {approval.tags}"
+        )
+
+    def served_under_load(self, current: Step, watch: Watch, label: str, live: bool) -> None:
+        tally = watch.tally
+        check(tally is not None, "no load ran")
+        current.facts.append(f"load on HAProxy 127.0.0.1:{deploy_leg.PROXY_PORT}: {tally.line()}")
+        self.figures[f"requests failed during the rollout ({label})"] = (
+            f"{tally.failed} of {tally.ok + tally.failed}"
+        )
+        check(tally.failed == 0, f"{tally.failed} requests failed: {tally.failures[:5]}")
+        check(not live or tally.ok, "no request was answered although a version was live")
+
+    def live_is(self, current: Step, reference: str) -> None:
+        color, release = deploy_leg.live_release(self.world)
+        current.facts.append(f"live: {color}, {release[:300]}")
+        digest = reference.rsplit("@", 1)[1]
+        check(digest in release, f"the live color {color!r} does not run {digest}: {release}")
+
+    def deployed(self, current: Step, run: ActRun, watch: Watch, label: str) -> None:
+        found = IMAGE_LINE.search(run.text("build"))
+        check(found, f"the build job printed no image=<name>@<digest> (log {run.log})")
+        reference, digest = found.group("ref"), found.group("digest")
+        check(deploy_leg.registry_has(digest), f"the registry has no {digest}")
+        current.facts.append(f"built and pushed {reference}")
+        self.approved(current, watch)
+        self.live_is(current, reference)
+        self.served_under_load(current, watch, label, live=bool(self.images))
+        self.images.append((reference, self.world.sha("main")))
+
+    def rollback(self, current: Step) -> None:
+        """workflow_dispatch of deploy.yml with the first image's digest: no build, the same
+        gate, the same blue/green steps, under load."""
+        check(not self.deploy_skipped, f"skipped: {self.deploy_skipped}")
+        check(len(self.images) >= 2, f"{len(self.images)} images deployed, not two")
+        reference, commit = self.images[0]
+        self.world.git("checkout", "-q", "main")
+        payload = {"inputs": {"ref": commit, "rollback_image": reference}, "ref": "refs/heads/main"}
+        payload |= {"repository": _repository(), "sender": {"login": "alice"}}
+        with watching(self.world, load=True) as watch:
+            run = self.act(current, "deploy.yml", "workflow_dispatch", payload)
+        self.figures["deploy.yml (rollback, dispatched)"] = f"{run.seconds:.0f} s"
+        results = {job: run.result(job) for job in ("check", "build", "rollout")}
+        wanted = {"check": "success", "build": "skipped", "rollout": "success"}
+        check(results == wanted, f"rollback jobs {results}, not {wanted} (log {run.log})")
+        self.approved(current, watch)
+        self.live_is(current, reference)
+        self.served_under_load(current, watch, "rollback", live=True)
+
+    def take_down(self, current: Step) -> None:
+        check(not self.deploy_skipped, f"skipped: {self.deploy_skipped}")
+        greenlight = str(self.world.repo / ".venv" / "bin" / "greenlight")
+        code, text = deploy_leg.host_command(
+            self.world, greenlight, "deploy", "down", "--target", "docker"
+        )
+        check(code == 0, f"greenlight deploy down --target docker: {text[-400:]}")
+        current.facts.append(f"greenlight deploy down --target docker: {text.strip()[-300:]}")
+        left = deploy_leg.target_leftovers(self.world)
+        check(not left, f"left behind: {left}")
+        current.facts.append("no container, volume or proxy of the target left")
+
+    def clean_up(self) -> None:
+        """Whatever happened: nothing of the target left on the container host."""
+        if not self.deploys:
+            return
+        try:
+            if deploy_leg.target_leftovers(self.world):
+                greenlight = str(self.world.repo / ".venv" / "bin" / "greenlight")
+                deploy_leg.host_command(
+                    self.world, greenlight, "deploy", "down", "--target", "docker"
+                )
+        except (RuntimeError, OSError, subprocess.SubprocessError) as failure:
+            print(f"rehearsal: could not take the docker target down: {failure}", flush=True)
 
     def count_hits(self, label: str, outcomes: dict[str, str]) -> None:
         reused = [stage for stage, how in outcomes.items() if how != "ran"]
@@ -584,13 +705,23 @@ class Scenario:
             "the team configures its remote (make remote), committed to main", self.configure_remote
         )
         self.step(
-            "main: push outputs and run-cache (first run, empty remote)",
+            "the team configures production: DEPLOY_TARGET=docker, its environment's secret",
+            self.configure_production,
+        )
+        self.step(
+            "main: push outputs and run-cache, build, approve, deploy (first run, empty remote)",
             lambda s: self.push_main(s, "first main run"),
         )
         self.step("pull request: a train param changes (opened)", self.open_train_change)
         self.step("pull request: a second push edits the same comment", self.second_push)
         self.step("pull request from a fork: no repro, gate red", self.fork_pull_request)
-        self.step("merge: main pushes the outputs and the run-cache", self.merge)
+        self.step(
+            "merge: main pushes the outputs and the run-cache, deploys the merge under load",
+            self.merge,
+        )
+        self.step(
+            "rollback: deploy.yml dispatched with the first digest, under load", self.rollback
+        )
         self.step(
             "drift: team remote, no log shipped yet (no red X, a notice)",
             self.drift_nothing_shipped,
@@ -603,4 +734,5 @@ class Scenario:
             "drift: shifted again, the same issue updated",
             lambda s: self.drift_shifted(s, again=True),
         )
+        self.step("the container host: greenlight deploy down, nothing left", self.take_down)
         return all(step.counts for step in self.steps)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.rehearsal.act import Act, pinned_actions, runner_labels
+from tools.rehearsal.act import Act, environment_jobs, pinned_actions, runner_labels
 from tools.rehearsal.github_api import GitHubStandIn
 from tools.rehearsal.procs import free_port, run_captured, running, wait_http
 
@@ -59,11 +59,36 @@ S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 # act's host mode runs every step on a pseudo-terminal; GitHub's runner gives steps a pipe and no
 # input. On a terminal, tools ask (DVC waits at "Would you like to continue?" for a directory
 # missing from the cache), so the runner's PATH starts with this `bash`: the same shell, on a pipe.
+# act has no environments either: a job that names `production` (deploy.yml's `rollout`) runs at
+# once. So this shell holds such a job's first step until the rehearsal, the environment's
+# reviewer, approves: it writes <gate>/<run id>.pending and waits for <gate>/<run id>.approved.
 STEP_BASH = """#!/bin/bash
 # The rehearsal's runner shell (tools/rehearsal/world.py): bash with no terminal, as on GitHub.
+if [[ " ${REHEARSAL_GATED_JOBS:-} " == *" ${GITHUB_JOB:-none} "* ]]; then
+  gate="$REHEARSAL_GATE/$GITHUB_RUN_ID"
+  if [ ! -e "$gate.approved" ]; then
+    echo "$GITHUB_JOB" >"$gate.pending"
+    echo "waiting for a reviewer of the environment (the rehearsal approves)" >&2
+    for _ in $(seq 2400); do [ -e "$gate.approved" ] && break; sleep 0.5; done
+  fi
+  [ -e "$gate.approved" ] || { echo "not approved: the environment's gate timed out" >&2; exit 1; }
+fi
 /bin/bash "$@" </dev/null 2>&1 | cat
 exit "${PIPESTATUS[0]}"
 """
+# The container host of the docker target: the private engine and registry of .ci/services.sh.
+DOCKER_SOCKET = "unix:///run/greenlight/docker.sock"
+REGISTRY = "127.0.0.1:5000"
+BASE_IMAGE = "greenlight-base:bookworm"
+IMAGE_NAME = f"{REGISTRY}/{REPOSITORY}"  # on GitHub: ghcr.io/<owner>/<repo> (the Makefile's)
+# The runner's engine and registry (a hosted runner has docker and reaches ghcr.io and Docker
+# Hub): the Makefile's IMAGE_NAME, REGISTRY and BASE_IMAGE defaults, overridden as variables.
+RUNNER_IMAGE_ENV = {
+    "DOCKER_HOST": DOCKER_SOCKET,
+    "IMAGE_NAME": IMAGE_NAME,
+    "REGISTRY": REGISTRY,
+    "BASE_IMAGE": BASE_IMAGE,
+}
 
 
 def runner_python_dir() -> Path:
@@ -137,6 +162,7 @@ class World:
     origin: Path = field(init=False)
     repo: Path = field(init=False)
     git: Git = field(init=False)
+    gate: Path = field(init=False)  # the environment gate's files (STEP_BASH)
 
     def __post_init__(self) -> None:
         self.origin = self.work / "origin" / OWNER / f"{NAME}.git"
@@ -144,6 +170,7 @@ class World:
         env = {k: v for k, v in os.environ.items() if not k.startswith(SHELL_ONLY)}
         env |= {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", **AUTHOR}
         self.git = Git(self.repo, env)
+        self.gate = self.work / "gate"
 
     # the scratch repository
     def snapshot(self) -> str:
@@ -218,6 +245,7 @@ class World:
         )
         runner_bin = self.work / "runner-bin"
         runner_bin.mkdir(parents=True, exist_ok=True)
+        self.gate.mkdir(parents=True, exist_ok=True)
         (runner_bin / "bash").write_text(STEP_BASH)
         (runner_bin / "bash").chmod(0o755)
         path = f"{runner_bin}:{runner_python_dir()}:/usr/local/bin:/usr/bin:/bin"
@@ -238,6 +266,9 @@ class World:
                 if "PIP_FIND_LINKS" in os.environ
                 else {}
             ),
+            **RUNNER_IMAGE_ENV,
+            "REHEARSAL_GATE": str(self.gate),
+            "REHEARSAL_GATED_JOBS": " ".join(sorted(environment_jobs(workflows, "production"))),
             "REHEARSAL_ACTIONS": str(ACTIONS),
             "REHEARSAL_ARTIFACTS": str(self.work / "artifacts"),
             "REHEARSAL_AWS_ACCESS_KEY_ID": AWS_KEY,
