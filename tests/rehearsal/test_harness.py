@@ -19,6 +19,7 @@ from tools.rehearsal.act import (
     parse_log,
     pinned_actions,
     without_jobs,
+    without_outputs,
 )
 from tools.rehearsal.load import ProxyLoad
 from tools.rehearsal.procs import descendants, free_port, stop_tree
@@ -169,3 +170,12 @@ def test_the_load_counts_failures_only_once_something_answered() -> None:
     tally = load.tally
     assert (tally.waiting, tally.ok, tally.failed) == (2, 3, 1)
     assert "HTTP 502" in tally.failures[0] and "1 failed" in tally.line()
+
+
+def test_a_skipped_job_loses_its_outputs_and_nothing_else() -> None:
+    text = DEPLOY.read_text()
+    cut = without_outputs(text, "build")
+    before, after = yaml.safe_load(text)["jobs"], yaml.safe_load(cut)["jobs"]
+    assert "outputs" in before["build"] and "outputs" not in after["build"]
+    assert after["rollout"] == before["rollout"] and after["check"] == before["check"]
+    assert set(cut.splitlines()) <= set(text.splitlines())

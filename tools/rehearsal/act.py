@@ -121,6 +121,28 @@ def inheriting_secrets(text: str, names: set[str]) -> str:
     return result
 
 
+def without_outputs(text: str, job: str) -> str:
+    """The workflow with `job`'s `outputs:` cut, for a run in which it is skipped: GitHub gives a
+    skipped job's outputs as empty, act as the unevaluated `${{ steps... }}` text (nektos/act#2467),
+    which an `a || b` fallback then takes. Checked by parsing: nothing else changed."""
+    kept, in_job, cutting = [], False, False
+    for line in text.splitlines(keepends=True):
+        header = JOB_HEADER.match(line)
+        in_job = header.group(1) == job if header else in_job
+        if in_job and line.rstrip() == "    outputs:":
+            cutting = True
+            continue
+        cutting = cutting and line.startswith("      ")
+        if not cutting:
+            kept.append(line)
+    result = "".join(kept)
+    before, after = yaml.safe_load(text)["jobs"], yaml.safe_load(result)["jobs"]
+    expected = {**before, job: {k: v for k, v in before[job].items() if k != "outputs"}}
+    if after != expected:
+        raise ValueError(f"cutting the outputs of {job} changed more")
+    return result
+
+
 def without_jobs(text: str, names: set[str]) -> str:
     """The workflow with the named top-level jobs cut out, every other line unchanged; checked
     by parsing: the remaining jobs are exactly the original ones, field for field."""

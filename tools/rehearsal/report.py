@@ -16,6 +16,9 @@ NOT_REHEARSED = [
     "the reviewer, approves; the environment's secrets are handed to the whole act run (on "
     "GitHub only the rollout job gets them), and main.yml's call of deploy.yml gets `secrets: "
     "inherit` in the rehearsed copy (act passes a called workflow no secret otherwise)",
+    "act's skipped jobs: act gives a skipped job's outputs as their unevaluated `${{ ... }}` "
+    "text (nektos/act#2467), so the rollback dispatch runs a copy of deploy.yml without the "
+    "skipped build job's `outputs:` (on GitHub they are empty), every other line unchanged",
     "deploy.yml's attestation: skipped, the stand-in of actions/attest-build-provenance records "
     "the subject only (signing needs Sigstore and an OIDC token, neither is offline; nothing is "
     "pushed to the registry beside the image)",

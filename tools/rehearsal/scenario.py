@@ -8,12 +8,13 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 
 from tools.rehearsal import deploy_leg
-from tools.rehearsal.act import ActRun, inheriting_secrets, without_jobs
+from tools.rehearsal.act import ActRun, inheriting_secrets, without_jobs, without_outputs
 from tools.rehearsal.deploy_leg import Watch, watching
 from tools.rehearsal.github_api import GitHubStandIn
 from tools.rehearsal.world import BUCKET, NAME, OWNER, REPOSITORY, S3, World
@@ -103,6 +104,15 @@ def stage_outcomes(text: str) -> dict[str, str]:
     return found
 
 
+def job_seconds(run: ActRun, job: str) -> float:
+    """From the job's first log line to its result (0 for a job that did not run)."""
+    try:
+        start = datetime.fromisoformat(run.started[job])
+        return (datetime.fromisoformat(run.finished[job]) - start).total_seconds()
+    except (KeyError, ValueError):
+        return 0.0
+
+
 def _repository() -> dict:
     return {
         "full_name": REPOSITORY,
@@ -126,6 +136,7 @@ class Scenario:
     drift_inputs_pulled: bool = False
     images: list[tuple[str, str]] = field(default_factory=list)  # (image@digest, commit) deployed
     deploy_skipped: str = ""  # why the deploy leg cannot run here, if it cannot
+    deploy_seconds: float = 0.0  # the deploy jobs' time, all runs together
 
     # plumbing
     @property
@@ -158,8 +169,9 @@ class Scenario:
             print(f"      - {fact}", flush=True)
         return current
 
-    def workflow(self, name: str) -> Path:
-        """The workflow file act reads: the scratch checkout's own, or with the slow jobs cut."""
+    def workflow(self, name: str, skipped: set[str] | None = None) -> Path:
+        """The workflow file act reads: the scratch checkout's own, or with the slow jobs cut (and
+        the outputs of the jobs this run skips, act#2467)."""
         path = self.world.repo / ".github" / "workflows" / name
         text = path.read_text()
         jobs = set(yaml.safe_load(text)["jobs"])
@@ -167,16 +179,21 @@ class Scenario:
         cut |= DEPLOY_JOBS.get(name, set()) if self.deploy_skipped else set()
         cut &= jobs
         inherit = INHERIT_SECRETS.get(name, set()) & jobs
-        if not cut and not inherit:
+        if not cut and not inherit and not skipped:
             return path
         trimmed = self.world.work / "workflows" / name
         trimmed.parent.mkdir(parents=True, exist_ok=True)
         text = without_jobs(text, cut) if cut else text
+        for job in sorted(skipped or set()):
+            text = without_outputs(text, job)
         trimmed.write_text(inheriting_secrets(text, inherit) if inherit else text)
         return trimmed
 
-    def act(self, current: Step, name: str, event: str, payload: dict) -> ActRun:
-        run = self.world.need_act().run(self.workflow(name), event, payload, self.variables)
+    def act(
+        self, current: Step, name: str, event: str, payload: dict, skipped: set[str] | None = None
+    ) -> ActRun:
+        workflow = self.workflow(name, skipped)
+        run = self.world.need_act().run(workflow, event, payload, self.variables)
         current.runs.append(run)
         jobs = ", ".join(f"{job} {result}" for job, result in sorted(run.jobs.items()))
         current.facts.append(f"act {event} {name}: {run.seconds:.1f} s; jobs: {jobs or 'none'}")
@@ -365,6 +382,17 @@ class Scenario:
         digest = reference.rsplit("@", 1)[1]
         check(digest in release, f"the live color {color!r} does not run {digest}: {release}")
 
+    def count_deploy_time(self, run: ActRun, label: str) -> None:
+        """The deploy jobs' time in this run (what the deploy leg adds), and the image build's."""
+        seconds = sum(job_seconds(run, job) for job in ("check", "build", "rollout"))
+        self.deploy_seconds += seconds
+        builds = [step["seconds"] for step in run.steps if step["job"] == "build"]
+        build = f"; image build step {max(builds):.0f} s" if builds else ""
+        self.figures[f"deploy.yml jobs ({label})"] = f"{seconds:.0f} s{build}"
+        self.figures["deploy leg in all (its jobs, the rehearsal's extra time)"] = (
+            f"{self.deploy_seconds:.0f} s"
+        )
+
     def deployed(self, current: Step, run: ActRun, watch: Watch, label: str) -> None:
         found = IMAGE_LINE.search(run.text("build"))
         check(found, f"the build job printed no image=<name>@<digest> (log {run.log})")
@@ -375,6 +403,7 @@ class Scenario:
         self.live_is(current, reference)
         self.served_under_load(current, watch, label, live=bool(self.images))
         self.images.append((reference, self.world.sha("main")))
+        self.count_deploy_time(run, label)
 
     def rollback(self, current: Step) -> None:
         """workflow_dispatch of deploy.yml with the first image's digest: no build, the same
@@ -386,7 +415,7 @@ class Scenario:
         payload = {"inputs": {"ref": commit, "rollback_image": reference}, "ref": "refs/heads/main"}
         payload |= {"repository": _repository(), "sender": {"login": "alice"}}
         with watching(self.world, load=True) as watch:
-            run = self.act(current, "deploy.yml", "workflow_dispatch", payload)
+            run = self.act(current, "deploy.yml", "workflow_dispatch", payload, skipped={"build"})
         self.figures["deploy.yml (rollback, dispatched)"] = f"{run.seconds:.0f} s"
         results = {job: run.result(job) for job in ("check", "build", "rollout")}
         wanted = {"check": "success", "build": "skipped", "rollout": "success"}
@@ -394,6 +423,7 @@ class Scenario:
         self.approved(current, watch)
         self.live_is(current, reference)
         self.served_under_load(current, watch, "rollback", live=True)
+        self.count_deploy_time(run, "rollback")
 
     def take_down(self, current: Step) -> None:
         check(not self.deploy_skipped, f"skipped: {self.deploy_skipped}")
