@@ -102,9 +102,13 @@ def test_relative_and_function_level_imports_are_followed(tmp_path: Path) -> Non
 
 
 def test_the_build_is_offline_and_labelled() -> None:
-    command = image_build.build_command("docker", "x:1", {"MODEL_VERSION": "v1"}, Path("ctx"))
+    inputs = image_build.build_inputs({"model_version": "v1"}, "base:1")
+    command = image_build.build_command("docker", "x:1", inputs, Path("ctx"))
     assert command[command.index("--network") + 1] == "none"
-    assert "MODEL_VERSION=v1" in command
+    assert command[command.index("--build-arg") + 1] == "BASE_IMAGE=base:1"
+    labels = [command[i + 1] for i, part in enumerate(command) if part == "--label"]
+    assert "dev.greenlight.model.version=v1" in labels
+    assert "org.opencontainers.image.base.name=base:1" in labels
     lines = DOCKERFILE.read_text().splitlines()
     text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
     for forbidden in ("apt-get", "build-essential", "git ", "curl", "pip install -r"):
@@ -112,6 +116,17 @@ def test_the_build_is_offline_and_labelled() -> None:
     assert "--require-hashes" in text and "--no-index" in text
     assert "USER ${UID}:${UID}" in text and f"ARG UID={UID}" in text
     assert "/readyz" in text and f'VOLUME ["{LOG_DIR}"]' in text
+
+
+def test_the_default_base_is_read_from_the_dockerfile(tmp_path: Path) -> None:
+    inputs = image_build.build_inputs({"model_version": "v1"}, None)
+    assert inputs.arguments == {}  # the Dockerfile's own default base, pinned by digest
+    assert image_build.default_base_image().startswith("python:3.11")
+    assert "@sha256:" in image_build.default_base_image()
+    assert inputs.labels["org.opencontainers.image.base.name"] == image_build.default_base_image()
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    with pytest.raises(PackagingError, match="ARG BASE_IMAGE="):
+        image_build.default_base_image(tmp_path / "Dockerfile")
 
 
 def test_the_data_hash_is_dvc_lock_s(tmp_path: Path) -> None:
@@ -146,10 +161,10 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     digest = image.context_digest(context, DOCKERFILE.read_text(), base_id)
     tag = f"greenlight-image-test:{digest[:20]}"
     if docker("image", "inspect", tag).returncode != 0:
-        arguments = image_build.build_arguments(manifest, BASE_IMAGE)
+        inputs = image_build.build_inputs(manifest, BASE_IMAGE)
         with pytest.MonkeyPatch.context() as patch:  # the build talks to the private engine too
             patch.setenv("DOCKER_HOST", DOCKER_HOST)
-            image_build.build(shutil.which("docker") or "docker", tag, context, arguments)
+            image_build.build(shutil.which("docker") or "docker", tag, context, inputs)
         remove_other_tags(tag)
     return {"tag": tag, "manifest": manifest}
 

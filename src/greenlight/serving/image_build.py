@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,19 @@ from greenlight.serving.image import CONTEXT, WHEELHOUSE, stage_context
 DOCKERFILE = Path("deploy/image/Dockerfile")
 DVC_LOCK = Path("dvc.lock")
 DATA_PATH = "data"  # the raw data's DVC path: its directory hash is the data hash
+BASE_ARG = "ARG BASE_IMAGE="
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a build is given besides its context: build arguments and the image's labels."""
+
+    arguments: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def build_inputs(manifest: dict[str, Any], base_image: str | None) -> BuildInputs:
+    return BuildInputs(build_arguments(base_image), image_labels(manifest, base_image))
 
 
 def data_hash(dvc_lock: Path = DVC_LOCK) -> str:
@@ -38,23 +52,54 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "unknown"
 
 
-def build_arguments(manifest: dict[str, Any], base_image: str | None) -> dict[str, str]:
-    """The Dockerfile's ARGs: what the image's labels say it carries."""
+def image_labels(manifest: dict[str, Any], base_image: str | None) -> dict[str, str]:
+    """The OCI and greenlight labels: what the image carries. Given as `--label` flags, not
+    Dockerfile LABEL/ARG lines: the classic builder adds them in one step at the end, where each
+    ARG and LABEL line would be a step of its own (a copy of the whole file system under vfs)
+    whose cache a new commit misses anyway."""
     state = git_state()
     commit = state.commit + ("-dirty" if state.dirty and state.commit != "unknown" else "")
+    version = str(manifest["model_version"])
+    return {
+        **oci_labels(version, commit, base_image),
+        "dev.greenlight.model.version": version,
+        "dev.greenlight.git.commit": commit,
+        "dev.greenlight.data.hash": data_hash(),
+        "dev.greenlight.lock.hash": f"sha256:{file_sha256(LOCK)}",
+    }
+
+
+def oci_labels(version: str, commit: str, base_image: str | None) -> dict[str, str]:
+    """The standard annotations (github.com/opencontainers/image-spec, annotations.md)."""
+    return {
+        "org.opencontainers.image.title": "greenlight-service",
+        "org.opencontainers.image.description": "greenlight model service (BentoML) with its "
+        "model bundle",
+        "org.opencontainers.image.source": source_url(),
+        "org.opencontainers.image.revision": commit,
+        "org.opencontainers.image.version": version,
+        "org.opencontainers.image.created": commit_time(),
+        "org.opencontainers.image.base.name": base_image or default_base_image(),
+    }
+
+
+def source_url() -> str:
     repository = os.environ.get("GITHUB_REPOSITORY", "")
     server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
-    arguments = {
-        "MODEL_VERSION": str(manifest["model_version"]),
-        "GIT_COMMIT": commit,
-        "DATA_HASH": data_hash(),
-        "LOCK_HASH": f"sha256:{file_sha256(LOCK)}",
-        "SOURCE": f"{server}/{repository}" if repository else "unknown",
-        "CREATED": commit_time(),
-    }
-    if base_image:
-        arguments["BASE_IMAGE"] = base_image
-    return arguments
+    return f"{server}/{repository}" if repository else "unknown"
+
+
+def default_base_image(dockerfile: Path = DOCKERFILE) -> str:
+    """The Dockerfile's own default base (its `ARG BASE_IMAGE=` line), the one source of it."""
+    for line in dockerfile.read_text().splitlines():
+        if line.startswith(BASE_ARG):
+            return line.removeprefix(BASE_ARG).strip()
+    raise PackagingError(f"{dockerfile} has no `{BASE_ARG}<image>` line")
+
+
+def build_arguments(base_image: str | None) -> dict[str, str]:
+    """The Dockerfile's one ARG: the base image, when it is not the Dockerfile's default."""
+    return {"BASE_IMAGE": base_image} if base_image else {}
 
 
 def commit_time() -> str:
@@ -65,10 +110,8 @@ def commit_time() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def build_command(engine: str, image: str, arguments: dict[str, str], context: Path) -> list[str]:
-    flags = [
-        part for name, value in arguments.items() for part in ("--build-arg", f"{name}={value}")
-    ]
+def build_command(engine: str, image: str, inputs: BuildInputs, context: Path) -> list[str]:
+    flags = [*flag_pairs("--build-arg", inputs.arguments), *flag_pairs("--label", inputs.labels)]
     return [
         engine,
         "build",
@@ -83,6 +126,10 @@ def build_command(engine: str, image: str, arguments: dict[str, str], context: P
     ]
 
 
+def flag_pairs(flag: str, values: dict[str, str]) -> list[str]:
+    return [part for name, value in values.items() for part in (flag, f"{name}={value}")]
+
+
 def containerize(
     bundle: Path,
     engine: str,
@@ -92,12 +139,12 @@ def containerize(
 ) -> str:
     """Stage the context, build the image offline; returns its ID (sha256:...)."""
     manifest = stage_context(bundle, CONTEXT, wheelhouse)
-    return build(engine, image, CONTEXT, build_arguments(manifest, base_image))
+    return build(engine, image, CONTEXT, build_inputs(manifest, base_image))
 
 
-def build(engine: str, image: str, context: Path, arguments: dict[str, str]) -> str:
+def build(engine: str, image: str, context: Path, inputs: BuildInputs) -> str:
     """`engine build` of a staged context, with no network; returns the image ID."""
-    command = build_command(engine, image, arguments, context)
+    command = build_command(engine, image, inputs, context)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PackagingError(f"{engine} build failed:\n{result.stdout[-4000:]}{result.stderr}")
