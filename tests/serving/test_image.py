@@ -31,7 +31,8 @@ from image_support import (
 from conftest import PipelineRun, working_directory
 from greenlight.localnet import free_port
 from greenlight.serving import image, image_build, image_sbom
-from greenlight.serving.bento import PackagingError
+from greenlight.errors import ExitCode
+from greenlight.serving.bento import BuildToolError, PackagingError
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / image_build.DOCKERFILE
@@ -133,6 +134,13 @@ def test_the_labels_are_one_instruction_after_everything_the_cache_keeps() -> No
     (label,) = [line for line in text.splitlines() if line.startswith("LABEL")]
     assert text.rstrip().endswith(label)
     assert label == 'LABEL dev.greenlight.model.version="v1" q="say \\"hi\\" \\\\ there"'
+
+
+def test_an_engine_that_fails_to_build_is_unavailable_infrastructure(tmp_path: Path) -> None:
+    with pytest.raises(BuildToolError, match="false build failed") as failed:
+        image_build.build("false", "x:1", tmp_path, image_build.BuildInputs())
+    assert failed.value.exit_code == ExitCode.INFRASTRUCTURE
+    assert (tmp_path / "Dockerfile").read_text().startswith(DOCKERFILE.read_text().rstrip())
 
 
 def test_the_data_hash_is_dvc_lock_s(tmp_path: Path) -> None:

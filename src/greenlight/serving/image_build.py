@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from greenlight.gitinfo import git_state
-from greenlight.serving.bento import LOCK, PackagingError
+from greenlight.serving.bento import LOCK, BuildToolError, PackagingError
 from greenlight.serving.image import CONTEXT, WHEELHOUSE, stage_context
 
 DOCKERFILE = Path("deploy/image/Dockerfile")
@@ -159,7 +159,7 @@ def build(engine: str, image: str, context: Path, inputs: BuildInputs) -> str:
     command = build_command(engine, image, inputs.arguments, dockerfile, context)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise PackagingError(f"{engine} build failed:\n{result.stdout[-4000:]}{result.stderr}")
+        raise BuildToolError(f"{engine} build failed:\n{result.stdout[-4000:]}{result.stderr}")
     return image_id(engine, image)
 
 
@@ -171,5 +171,5 @@ def image_id(engine: str, image: str) -> str:
         check=False,
     )
     if done.returncode != 0:
-        raise PackagingError(f"{engine} image inspect {image} failed: {done.stderr.strip()}")
+        raise BuildToolError(f"{engine} image inspect {image} failed: {done.stderr.strip()}")
     return done.stdout.strip()
