@@ -29,9 +29,9 @@ from image_support import (
 )
 
 from conftest import PipelineRun, working_directory
+from greenlight.errors import ExitCode
 from greenlight.localnet import free_port
 from greenlight.serving import image, image_build, image_sbom
-from greenlight.errors import ExitCode
 from greenlight.serving.bento import BuildToolError, PackagingError
 
 ROOT = Path(__file__).resolve().parents[2]
