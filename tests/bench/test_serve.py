@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from conftest import PipelineRun
+from loopback import serving
 from tools.bench.serve import (
     Scenario,
     Tally,
@@ -48,14 +49,10 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stub() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        with serving(Handler) as url:
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
         Handler.status, Handler.delay = 200, 0.0
 
 
