@@ -12,7 +12,7 @@ import pytest
 
 from greenlight.errors import ConfigError
 from greenlight.monitor.fetch import fetch_log
-from greenlight.monitor.ship import complete_lines, resolve, ship_logs, stale
+from greenlight.monitor.ship import complete_lines, resolve, ship_logs, stale, storage_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE = b'{"log_format": 1, "n": %d}\n'
@@ -131,3 +131,43 @@ def test_the_outcome_log_beside_travels_with_the_prediction_log(log, tmp_path) -
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "after").read_text() == "fetched=true\n"
     assert names(fetched.parent) == ["outcomes.jsonl"] and fetched.read_bytes() == outcome
+
+
+def test_a_target_that_cannot_be_written_exits_4_naming_it(log, tmp_path) -> None:
+    """The store, not the input, failed: exit 4 (retry later), one line, no traceback."""
+    (tmp_path / "a-file").write_text("not a folder")
+    target = tmp_path / "a-file" / "prediction-logs"
+    done = greenlight("ship-logs", "--log", log, "--target", target)
+    assert done.returncode == 4, done.stderr
+    assert f"could not ship predictions.jsonl to {target}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_s3_endpoint_that_is_down_is_a_storage_error() -> None:
+    """s3fs passes botocore's connection errors on untranslated: they count as the store's."""
+    from botocore.exceptions import EndpointConnectionError
+
+    assert issubclass(EndpointConnectionError, storage_errors())
+    assert issubclass(FileNotFoundError, storage_errors())
+
+
+def test_fetching_from_a_store_that_is_down_exits_4(tmp_path) -> None:
+    """A DVC remote whose endpoint refuses connections: exit 4, not "no log shipped yet" (which
+    --missing-ok would turn into a green notice)."""
+    repo = tmp_path / "repo"
+    dvc = [str(Path(sys.executable).with_name("dvc"))]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*dvc, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*dvc, "remote", "add", "team", "s3://bucket/store"], cwd=repo, check=True)
+    endpoint = ["remote", "modify", "team", "endpointurl", "http://127.0.0.1:9"]
+    subprocess.run([*dvc, *endpoint], cwd=repo, check=True)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    command = [sys.executable, "-m", "greenlight", "drift-fetch", "--missing-ok"]
+    command += ["--params", str(ROOT / "params.yaml"), "--source", "remote://team/logs"]
+    command += ["--log", str(tmp_path / "logs" / "predictions.jsonl")]
+    done = subprocess.run(
+        command, cwd=repo, capture_output=True, text=True, check=False, timeout=120, env=env
+    )
+    assert done.returncode == 4, done.stderr
+    assert "could not fetch the prediction log from remote://team/logs" in done.stderr
+    assert "Could not connect to the endpoint URL" in done.stderr

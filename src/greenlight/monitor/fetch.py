@@ -5,7 +5,9 @@ local path; the cloud ones need their DVC plugin, e.g. dvc-s3). The source is a 
 `predictions.jsonl` and its rotated `.1`, `.2`... files, or one log file.
 
 The copy lands in a scratch folder first; only once it holds a log do the local log files (and
-nothing else in their folder) give way to it."""
+nothing else in their folder) give way to it. A source DVC cannot read as given (an unknown URL
+scheme, a remote that is not configured) is bad input (exit 2); a store that fails to answer is
+InfrastructureError (exit 4): the source may be fine once the store is back."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from greenlight.errors import GreenlightError
+from greenlight.errors import ConfigError, GreenlightError, InfrastructureError
 from greenlight.monitor.errors import MissingLogError, NoLogShippedError
 from greenlight.monitor.log_reader import log_files
 
@@ -44,7 +46,10 @@ def _get_url(source: str, target: Path, what: str) -> None:
     detail = " ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
     if "does not exist" in detail:  # dvc's words for a path the remote does not hold
         raise NoLogShippedError(_not_shipped(source, what))
-    raise GreenlightError(f"could not fetch the {what} from {source}: {detail}")
+    failure = f"could not fetch the {what} from {source}: {detail}"
+    if "config file error" in detail:  # dvc's words for a URL or remote it cannot use
+        raise ConfigError(failure)
+    raise InfrastructureError(failure)
 
 
 def _fetched_files(landed: Path, name: str, source: str, what: str) -> list[Path]:

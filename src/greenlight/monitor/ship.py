@@ -7,7 +7,8 @@ moment, and `greenlight drift-fetch` brings it back as it was. The target is any
 (`s3://`, `file://`, a local path) or `remote://<dvc remote>/<folder>`, which uses that remote's
 URL and its endpoint, region and profile from .dvc/config (the default drift.source,
 `remote://team/prediction-logs`, is the team remote's log prefix). Credentials come from the
-environment, as for DVC."""
+environment, as for DVC. A target that cannot be reached or written is InfrastructureError (exit
+4), naming the target: the log stays where it is and the next run ships it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from greenlight.errors import ConfigError
+from greenlight.errors import ConfigError, InfrastructureError
 from greenlight.monitor.log_reader import log_files
 
 STORAGE_OPTIONS = {"endpointurl": "endpoint_url", "region": "region", "profile": "profile"}
@@ -52,19 +53,37 @@ def stale(remote_names: list[str], local_names: set[str], log_name: str) -> list
 
 def ship_logs(log_path: Path, target: str, remotes: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Mirror the log files at `log_path` to `target`; the names written."""
+    url, options = resolve(target, remotes)
+    files = log_files(log_path)
+    try:
+        _mirror(files, log_path, url, options)
+    except storage_errors() as error:
+        raise InfrastructureError(f"could not ship {log_path.name} to {target}: {error}") from error
+    return [file.name for file in files]
+
+
+def _mirror(files: list[Path], log_path: Path, url: str, options: dict[str, Any]) -> None:
     import fsspec  # noqa: PLC0415
 
-    url, options = resolve(target, remotes)
     fs, root = fsspec.core.url_to_fs(url, **options)
     fs.makedirs(root, exist_ok=True)
-    files = log_files(log_path)
     for file in files:
         data = file.read_bytes()
         fs.pipe_file(f"{root}/{file.name}", complete_lines(data) if file == log_path else data)
     remote_names = [Path(entry).name for entry in fs.ls(root, detail=False)]
     for name in stale(remote_names, {file.name for file in files}, log_path.name):
         fs.rm_file(f"{root}/{name}")
-    return [file.name for file in files]
+
+
+def storage_errors() -> tuple[type[Exception], ...]:
+    """What a store's client raises when it cannot be reached or refuses: OSError from every
+    fsspec file system, and botocore's own errors, which s3fs passes on for a connection that
+    fails (an endpoint that is down, a DNS name that does not resolve)."""
+    try:
+        from botocore.exceptions import BotoCoreError  # noqa: PLC0415
+    except ModuleNotFoundError:  # no S3 support installed: no S3 errors to expect
+        return (OSError,)
+    return (OSError, BotoCoreError)
 
 
 def dvc_remotes(repo: Path = Path()) -> dict[str, dict[str, Any]]:
