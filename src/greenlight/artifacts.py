@@ -5,6 +5,7 @@ Every file is written deterministically (skops_file.py), so the same model is th
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -51,14 +52,15 @@ class Bundle:
 
 
 def save_bundle(
-    directory: Path, preprocessor_file: Path, estimator: Estimator, manifest: dict
+    directory: Path, preprocessor_file: Path, save_estimator: Callable[[Path], Path], manifest: dict
 ) -> dict[str, Any]:
     """Write a bundle into the new, empty `directory` (train stages it in a temporary folder that
-    replaces models/bundle whole) and return its manifest, model version included."""
+    replaces models/bundle whole) and return its manifest, model version included.
+    `save_estimator` writes the fitted weights into a folder (a training.Trainer's save)."""
     directory.mkdir(parents=True, exist_ok=True)
     files = {
         "preprocessor": shutil.copyfile(preprocessor_file, directory / "preprocessor.skops"),
-        "estimator": estimator.save(directory),
+        "estimator": save_estimator(directory),
     }
     hashes = {name: _describe_file(Path(path)) for name, path in files.items()}
     full = {"format": MANIFEST_FORMAT, **manifest, "artifacts": hashes}

@@ -1,7 +1,7 @@
 """How long one call takes, for the cost figures the pipeline records and the PR compares. It is
 the fastest of many timed calls, not their median: on a shared runner other work only ever adds
 time, so the minimum is what the call itself costs and varies least from run to run (the
-benchmark, tools/bench_explain.py, reports medians and p95 with a peer in the same run). Timed on
+benchmark, tools/bench/explain.py, reports medians and p95 with a peer in the same run). Timed on
 one thread, as the service runs its model (README, Serving: a thread team costs more than it saves
 on one record)."""
 

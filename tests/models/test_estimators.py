@@ -1,7 +1,10 @@
-"""Every model kind learns, saves to a non-pickle format and loads back to the same answers."""
+"""Every model kind learns, saves to a non-pickle format and loads back to the same answers; the
+inference side (greenlight.models) never needs the training side (greenlight.training)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +12,10 @@ import pytest
 import torch
 
 from greenlight.config import MlpParams, TrainParams
-from greenlight.models import build_estimator, load_estimator
+from greenlight.models import load_estimator
 from greenlight.models.mlp import TorchMLP, resolve_device
+from greenlight.training import build_trainer
+from greenlight.training.mlp import MLPTrainer
 
 
 def separable(seed: int = 0, rows: int = 600) -> tuple[np.ndarray, np.ndarray]:
@@ -28,25 +33,43 @@ def small(kind: str) -> TrainParams:
 @pytest.mark.parametrize("kind", ["hgb", "logreg", "mlp"])
 def test_each_kind_learns_and_round_trips(kind: str, tmp_path: Path) -> None:
     (x, y), (x_val, y_val) = separable(0), separable(1)
-    estimator = build_estimator(small(kind))
-    estimator.fit(x, y, x_val, y_val)
+    trainer = build_trainer(small(kind))
+    estimator = trainer.fit(x, y, x_val, y_val)
     probability = estimator.predict_proba(x_val)
     assert probability.shape == (len(x_val),)
     assert ((probability >= 0.5) == y_val).mean() > 0.85
-    path = estimator.save(tmp_path)
+    path = trainer.save(tmp_path)
     assert path.suffix in {".skops", ".safetensors"}
-    loaded = load_estimator(kind, path, estimator.config())
+    loaded = load_estimator(kind, path, trainer.config())
     np.testing.assert_allclose(loaded.predict_proba(x_val), probability, rtol=1e-6)
+    np.testing.assert_allclose(loaded.predict_logit(x_val), estimator.predict_logit(x_val))
 
 
 def test_mlp_is_deterministic_on_cpu() -> None:
     (x, y), (x_val, y_val) = separable(0), separable(1)
     runs = []
     for _ in range(2):
-        model = TorchMLP(small("mlp").mlp, seed=7, device="cpu")
-        model.fit(x, y, x_val, y_val)
+        model = MLPTrainer(small("mlp").mlp, seed=7, device="cpu").fit(x, y, x_val, y_val)
         runs.append(model.predict_proba(x_val))
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_loading_and_predicting_imports_no_training_code(tmp_path: Path) -> None:
+    """What serving and monitoring load: the inference module alone, no trainer, no optimiser."""
+    (x, y), (x_val, y_val) = separable(0), separable(1)
+    trainer = build_trainer(small("hgb"))
+    trainer.fit(x, y, x_val, y_val)
+    path = trainer.save(tmp_path)
+    script = (
+        "import sys; from pathlib import Path; from greenlight.models import load_estimator; "
+        f"load_estimator('hgb', Path({str(path)!r}), {{}}); "
+        "print(sorted(m for m in sys.modules if m.startswith('greenlight.training') "
+        "or m == 'greenlight.config'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:
@@ -66,8 +89,8 @@ def test_asking_for_cuda_without_it_is_a_clear_error() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_mlp_trains_on_cuda_and_loads_anywhere(tmp_path: Path) -> None:
     (x, y), (x_val, y_val) = separable(0), separable(1)
-    model = TorchMLP(small("mlp").mlp, seed=7, device="cuda")
-    model.fit(x, y, x_val, y_val)
+    trainer = MLPTrainer(small("mlp").mlp, seed=7, device="cuda")
+    model = trainer.fit(x, y, x_val, y_val)
     assert next(model.network.parameters()).is_cuda
-    cpu_probability = TorchMLP.load(model.save(tmp_path), model.config()).predict_proba(x_val)
+    cpu_probability = TorchMLP.load(trainer.save(tmp_path), trainer.config()).predict_proba(x_val)
     np.testing.assert_allclose(cpu_probability, model.predict_proba(x_val), atol=1e-5)

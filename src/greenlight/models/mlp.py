@@ -1,18 +1,16 @@
-"""A small torch MLP for tabular data: CUDA when present, CPU otherwise, deterministic on CPU.
-Weights travel as safetensors; the architecture lives in the manifest."""
+"""A small torch MLP for tabular data, for inference: CUDA when present, CPU otherwise. Weights
+travel as safetensors; the architecture lives in the manifest (greenlight.training.mlp fits it)."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
-from greenlight.config import MlpParams
 from greenlight.errors import ArtifactError
 
 FILE_NAME = "estimator.safetensors"
@@ -36,39 +34,28 @@ def build_network(n_features: int, hidden: tuple[int, ...], dropout: float) -> n
     return nn.Sequential(*layers)
 
 
+def as_tensor(array: np.ndarray, device: str) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(array, dtype=np.float32), device=device)
+
+
 class TorchMLP:
     kind = "mlp"
 
-    def __init__(self, params: MlpParams, seed: int = 42, device: str = "auto") -> None:
-        self.params = params
-        self.seed = seed
-        self.device = resolve_device(device)
-        self.network: nn.Sequential | None = None
-        self.n_features = 0
+    def __init__(self, network: nn.Sequential, device: str) -> None:
+        self.device = device
+        self.network = network.to(device).eval()
 
     @classmethod
     def load(cls, path: Path, config: dict[str, Any]) -> TorchMLP:
-        params = MlpParams(hidden=tuple(config["hidden"]), dropout=config["dropout"])
-        model = cls(params, device="auto")
-        model.n_features = int(config["n_features"])
-        model.network = build_network(model.n_features, params.hidden, params.dropout)
+        hidden, dropout = tuple(config["hidden"]), float(config["dropout"])
+        network = build_network(int(config["n_features"]), hidden, dropout)
         try:  # safetensors holds tensors only: loading it can fail, but never runs code
-            model.network.load_state_dict(load_file(path))
+            network.load_state_dict(load_file(path))
         except (RuntimeError, OSError) as error:
             raise ArtifactError(
                 f"{path}: weights do not fit the manifest's network: {error}"
             ) from error
-        model.network.to(model.device).eval()
-        return model
-
-    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
-        _seed_everything(self.seed, self.device)
-        self.n_features = x.shape[1]
-        self.network = build_network(self.n_features, self.params.hidden, self.params.dropout)
-        self.network.to(self.device)
-        best = _train_with_early_stopping(self.network, self.params, (x, y), (x_val, y_val))
-        self.network.load_state_dict(best)
-        self.network.eval()
+        return cls(network, resolve_device("auto"))
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         return torch.sigmoid(self._logits(x)).cpu().numpy().astype(np.float64)
@@ -77,75 +64,5 @@ class TorchMLP:
         return self._logits(x).cpu().numpy().astype(np.float64)
 
     def _logits(self, x: np.ndarray) -> torch.Tensor:
-        if self.network is None:
-            raise RuntimeError("predict_proba called before fit or load")
         with torch.inference_mode():
-            return self.network(_as_tensor(x, self.device)).squeeze(1)
-
-    def save(self, directory: Path) -> Path:
-        if self.network is None:
-            raise RuntimeError("save called before fit")
-        path = directory / FILE_NAME
-        state = {
-            name: tensor.detach().cpu().contiguous()
-            for name, tensor in self.network.state_dict().items()
-        }
-        save_file(state, path)
-        return path
-
-    def config(self) -> dict[str, Any]:
-        hidden = list(self.params.hidden)
-        return {"n_features": self.n_features, "hidden": hidden, "dropout": self.params.dropout}
-
-
-def _as_tensor(array: np.ndarray, device: str) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(array, dtype=np.float32), device=device)
-
-
-def _seed_everything(seed: int, device: str) -> None:
-    torch.manual_seed(seed)
-    if device == "cpu":
-        # Bit-for-bit repeatable on CPU; CUDA kernels stay fast and only approximately repeatable.
-        torch.use_deterministic_algorithms(True)
-
-
-def _train_with_early_stopping(
-    network: nn.Module, params: MlpParams, train: tuple, valid: tuple
-) -> dict[str, torch.Tensor]:
-    """Train epoch by epoch; keep the weights of the epoch with the lowest validation loss."""
-    optimiser = torch.optim.AdamW(
-        network.parameters(), lr=params.lr, weight_decay=params.weight_decay
-    )
-    device = next(network.parameters()).device.type
-    x, y = (_as_tensor(array, device) for array in train)
-    x_val, y_val = (_as_tensor(array, device) for array in valid)
-    best_loss, best_state, stale = float("inf"), copy.deepcopy(network.state_dict()), 0
-    for _ in range(params.epochs):
-        _one_epoch(network, optimiser, x, y, params.batch_size)
-        loss = _loss(network, x_val, y_val)
-        if loss < best_loss - 1e-5:
-            best_loss, best_state, stale = loss, copy.deepcopy(network.state_dict()), 0
-        else:
-            stale += 1
-        if stale >= params.patience:
-            break
-    return best_state
-
-
-def _one_epoch(
-    network: nn.Module, optimiser: Any, x: torch.Tensor, y: torch.Tensor, batch: int
-) -> None:
-    network.train()
-    order = torch.randperm(len(x), device=x.device)
-    criterion = nn.BCEWithLogitsLoss()
-    for start in range(0, len(x), batch):
-        rows = order[start : start + batch]
-        optimiser.zero_grad(set_to_none=True)
-        criterion(network(x[rows]).squeeze(1), y[rows]).backward()
-        optimiser.step()
-    network.eval()
-
-
-def _loss(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.inference_mode():
-        return float(nn.functional.binary_cross_entropy_with_logits(network(x).squeeze(1), y))
+            return self.network(as_tensor(x, self.device)).squeeze(1)

@@ -1,7 +1,7 @@
 """Run one pipeline stage by name: what dvc.yaml's commands do (`bin/stage <name>`, i.e.
 `python -m greenlight.stages <name>`) and what `greenlight <name>` does. It imports the stage's
 module and nothing else of the package beyond config, so a stage's code dependencies are its
-module's import closure, which `python -m greenlight.devtools.stage_deps` checks against
+module's import closure, which `python -m tools.devtools.stage_deps` checks against
 dvc.yaml. Every stage module has `main(params)`, returning the summary printed as JSON."""
 
 from __future__ import annotations

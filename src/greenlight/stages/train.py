@@ -19,9 +19,10 @@ from greenlight.config import Params
 from greenlight.features import target_vector, to_model_frame, transform
 from greenlight.files import atomic_directory, read_parquet, write_json
 from greenlight.manifest import MANIFEST
-from greenlight.models import Estimator, build_estimator
+from greenlight.models import Estimator
 from greenlight.paths import BUNDLE, PREPROCESSOR, PROVENANCE, SPLIT
 from greenlight.safe_load import load_skops
+from greenlight.training import Trainer, build_trainer
 
 
 def encoded_splits(params: Params, split_dir: Path, preprocessor: Any) -> dict[str, tuple]:
@@ -35,23 +36,24 @@ def encoded_splits(params: Params, split_dir: Path, preprocessor: Any) -> dict[s
     return matrices
 
 
-def fit(params: Params, matrices: dict[str, tuple]) -> tuple[Estimator, dict[str, Any]]:
-    """Fit on the train split (early stopping on valid); the fit's validation score and timing."""
-    estimator = build_estimator(params.train)
-    timing = timed_fit(estimator, matrices["train"], matrices["valid"])
+def fit(params: Params, matrices: dict[str, tuple]) -> tuple[Trainer, dict[str, Any]]:
+    """Fit on the train split (early stopping on valid); the trainer, which saves the fitted
+    model, and the fit's validation score and timing."""
+    trainer = build_trainer(params.train)
+    estimator, timing = timed_fit(trainer, matrices["train"], matrices["valid"])
     valid_auc = roc_auc_score(matrices["valid"][1], estimator.predict_proba(matrices["valid"][0]))
-    return estimator, {"valid_roc_auc": round(float(valid_auc), 6), "timing": timing}
+    return trainer, {"valid_roc_auc": round(float(valid_auc), 6), "timing": timing}
 
 
-def timed_fit(estimator: Estimator, train: tuple, valid: tuple) -> dict[str, Any]:
+def timed_fit(trainer: Trainer, train: tuple, valid: tuple) -> tuple[Estimator, dict[str, Any]]:
     """Fit, and when and how long it took: provenance, never part of the bundle."""
     started, clock = datetime.now(UTC), time.perf_counter()
-    estimator.fit(*train, *valid)
-    return {
+    estimator = trainer.fit(*train, *valid)
+    return estimator, {
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "seconds": round(time.perf_counter() - clock, 3),
-        "device": estimator.device,
+        "device": trainer.device,
     }
 
 
@@ -62,16 +64,16 @@ def explain_reference(x_train: np.ndarray) -> list[float]:
     return [float(value) for value in np.asarray(x_train, dtype=np.float64).mean(axis=0)]
 
 
-def base_manifest(params: Params, estimator: Estimator, valid_roc_auc: float) -> dict:
+def base_manifest(params: Params, trainer: Trainer, valid_roc_auc: float) -> dict:
     """What the bundle says about itself: only facts that two runs of the same inputs share."""
     model_params = getattr(params.train, params.train.model).model_dump(mode="json")
     return {
         "model_version": None,  # derived from the files and the contract once they are written
-        "model": {"kind": estimator.kind, "config": estimator.config(), "params": model_params},
+        "model": {"kind": trainer.kind, "config": trainer.config(), "params": model_params},
         "features": params.dataset.feature_columns(params.featurize.use_sensitive),
         "threshold": params.evaluate.threshold,
         "dataset": params.dataset.model_dump(mode="json"),
-        "training": {"device": estimator.device, "valid_roc_auc": valid_roc_auc},
+        "training": {"device": trainer.device, "valid_roc_auc": valid_roc_auc},
     }
 
 
@@ -96,11 +98,11 @@ def run(
     record_path: Path = PROVENANCE,
 ) -> dict[str, Any]:
     matrices = encoded_splits(params, split_dir, load_skops(preprocessor_path))
-    estimator, fitted = fit(params, matrices)
-    manifest = base_manifest(params, estimator, fitted["valid_roc_auc"])
+    trainer, fitted = fit(params, matrices)
+    manifest = base_manifest(params, trainer, fitted["valid_roc_auc"])
     manifest["explain_reference"] = explain_reference(matrices["train"][0])
     with atomic_directory(bundle_dir) as staging:
-        manifest = save_bundle(staging, preprocessor_path, estimator, manifest)
+        manifest = save_bundle(staging, preprocessor_path, trainer.save, manifest)
         manifest["known_answers"] = known_answers(staging, split_dir, params.train.known_answers)
         write_json(staging / MANIFEST, manifest)
     record = provenance.run_record(manifest["model_version"], fitted["timing"])
