@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from greenlight.logformat import LoggedPrediction, stamp
 
 
 def parse() -> argparse.Namespace:
@@ -68,11 +72,14 @@ class Stub:
         if self.options.prediction_log is None:
             return
         self.options.prediction_log.parent.mkdir(parents=True, exist_ok=True)
+        moment, request_id = stamp(datetime.now(UTC)), uuid.uuid4().hex
         with self.options.prediction_log.open("a") as stream:
             for record, prediction in zip(records, predictions, strict=True):
-                line = {"log_format": 1, "model_version": self.version, "features": record,
-                        "prediction": prediction}  # fmt: skip
-                stream.write(json.dumps(line) + "\n")
+                label, probability = prediction["label"], prediction["probability"]
+                logged = LoggedPrediction(
+                    moment, request_id, self.version, record, label, probability
+                )
+                stream.write(logged.line())
 
     def ready(self) -> bool:
         refusing = self.options.never_ready or self.options.refuse

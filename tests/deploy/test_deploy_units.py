@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,7 @@ from greenlight.deploy.targets.local import LocalTarget
 from greenlight.deploy.targets.logfeed import LogFeed
 from greenlight.deploy.watch import Sample, canary_breach, error_breach, recent_counts
 from greenlight.errors import ConfigError, GreenlightError
+from greenlight.logformat import LoggedPrediction, stamp
 
 # -- settings -------------------------------------------------------------------------------------
 
@@ -266,14 +268,17 @@ def test_predict_counts_read_bentoml_counters() -> None:
     assert (traffic.requests, traffic.errors) == (100, 3)
 
 
-def test_shadow_reads_v1_log_lines_and_measures_agreement() -> None:
-    lines = [
-        {"log_format": 1, "features": {"age": 3}, "prediction": {"label": "a", "probability": 0.1}},
-        {"log_format": 2, "features": {"age": 4}, "prediction": {"label": "b"}},
-        {"log_format": 1, "features": {"age": 5}, "prediction": {"label": "b", "probability": 0.9}},
-    ]
-    observed = observed_from(lines)
-    assert [item.label for item in observed] == ["a", "b"]
+def _logged(age: int, label: str, probability: float) -> str:
+    moment = stamp(datetime(2026, 12, 4, tzinfo=UTC))
+    return LoggedPrediction(moment, "ab" * 16, "v1", {"age": age}, label, probability).line()
+
+
+def test_shadow_compares_the_logged_predictions_and_counts_the_other_lines() -> None:
+    other_format = '{"log_format": 2, "features": {"age": 4}, "prediction": {"label": "b"}}\n'
+    lines = [_logged(3, "a", 0.1), other_format, '{"log_format": 1, "feat', _logged(5, "b", 0.9)]
+    observed, unreadable = observed_from(lines)
+    assert [(item.record["age"], item.label) for item in observed] == [(3, "a"), (5, "b")]
+    assert unreadable == 2
     assert agreement(["a", "b"], ["a", "a"]) == 0.5
     with pytest.raises(ValueError, match="as many"):
         agreement(["a"], [])
@@ -285,12 +290,12 @@ def test_the_log_feed_returns_only_complete_new_lines(tmp_path: Path) -> None:
     feed = LogFeed(log)
     with log.open("a") as stream:
         stream.write('{"n": 1}\n{"n": ')
-    assert feed.read() == [{"n": 1}]
+    assert feed.read() == ['{"n": 1}\n']
     with log.open("a") as stream:
         stream.write("2}\n")
-    assert feed.read() == [{"n": 2}]
+    assert feed.read() == ['{"n": 2}\n']
     log.write_text('{"n": 3}\n')  # rotated: a new, shorter file
-    assert feed.read() == [{"n": 3}]
+    assert feed.read() == ['{"n": 3}\n']
 
 
 def test_the_summary_shows_the_decision_and_the_smoke_results(tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from drift_fixtures import log_of_fixture, sample_fixture  # noqa: F401
 
-from greenlight.monitor.errors import LogFormatError, MissingLogError, SchemaMismatchError
+from greenlight.logformat import LogFormatError, LoggedPrediction
+from greenlight.monitor.errors import MissingLogError, SchemaMismatchError
 from greenlight.monitor.log_reader import (
     LABEL,
     PROBABILITY,
@@ -130,3 +133,13 @@ def test_wrong_value_types_name_the_column_and_the_first_line():
     frame["occupation"] = ["Sales", 7, None, "Sales"]
     with pytest.raises(SchemaMismatchError, match=r"f:2: feature 'occupation' must be a string"):
         check_types(frame, ["age"], ["occupation"])
+
+
+def test_the_simulated_logs_are_the_documented_dialect(log_of, sample) -> None:
+    """The drift tests and benchmarks read what the service writes: `Z` times, 32-hex ids."""
+    log = log_of(sample.test.head(5))
+    lines = log.read_text().splitlines()
+    parsed = [LoggedPrediction.parse(line, f"{log}:{n}") for n, line in enumerate(lines, 1)]
+    assert len(parsed) == 5 and all(p.timestamp.endswith("Z") for p in parsed)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", p.request_id) for p in parsed)
+    assert all(p.line() == line + "\n" for p, line in zip(parsed, lines, strict=True))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from serving_support import tiny_record, tiny_spec
 
+from greenlight.logformat import logged_features
 from greenlight.outcomes import OutcomeError, read_outcome_log
 from greenlight.serving.feedback import (
     Feedback,
@@ -20,13 +21,13 @@ from greenlight.serving.feedback import (
     parse_feedback,
 )
 from greenlight.serving.logged_requests import LoggedRequests
-from greenlight.serving.prediction_log import Entry, RotatingFile, format_entry, logged_columns
+from greenlight.serving.prediction_log import Entry, RotatingFile, format_entry
 
 LABELS = (">50K", "<=50K")
 SENSITIVE = ("sex", "race")
 NOW = datetime(2026, 12, 3, 16, 0, tzinfo=UTC)
 SPEC = tiny_spec()
-COLUMNS = logged_columns(SPEC, SPEC.feature_columns(use_sensitive=True))
+COLUMNS = logged_features(SPEC.feature_columns(use_sensitive=True), SPEC.sensitive)
 
 
 def body(**fields: object) -> bytes:

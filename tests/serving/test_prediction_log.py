@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 from serving_support import tiny_record, tiny_spec
 
+from greenlight.logformat import logged_features
 from greenlight.serving.prediction_log import (
     Entry,
     PredictionLog,
     RotatingFile,
     format_entry,
-    logged_columns,
 )
 
 SPEC = tiny_spec()
-COLUMNS = logged_columns(SPEC, SPEC.feature_columns(use_sensitive=True))
+COLUMNS = logged_features(SPEC.feature_columns(use_sensitive=True), SPEC.sensitive)
 
 
 def entry(count: int = 2, request_id: str = "ab" * 16) -> Entry:

@@ -1,10 +1,9 @@
-"""Prediction logs in format 1 without a running service, for the benchmark and the tests: records
-from a data frame, predicted by the bundle in-process, written as the service would write them."""
+"""Prediction logs (`LoggedPrediction`) without a running service, for the benchmark and the
+tests: records from a data frame, predicted in-process by the bundle, logged as the service does."""
 
 from __future__ import annotations
 
-import json
-import secrets
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,35 +12,32 @@ from typing import Any
 import pandas as pd
 
 from greenlight.artifacts import Bundle
-from greenlight.logformat import LOG_FORMAT
+from greenlight.logformat import LoggedPrediction, logged_features, stamp
 
 
 def log_lines(
     records: pd.DataFrame, bundle: Bundle, start: datetime, step: timedelta
 ) -> Iterator[str]:
-    """One JSON line per record, timestamps `start`, `start + step`, ...; sensitive columns out."""
-    features = [name for name in bundle.features if name not in bundle.spec.sensitive]
+    """One log line per record (newline included), timestamps `start`, `start + step`, ..."""
+    features = logged_features(bundle.features, bundle.spec.sensitive)
     probabilities = bundle.predict_proba(records)
-    rows = records[features].astype(object).where(records[features].notna(), None)
+    rows = records[list(features)].astype(object).where(records[list(features)].notna(), None)
     for index, (values, probability) in enumerate(
         zip(rows.to_dict(orient="records"), probabilities, strict=True)
     ):
-        yield json.dumps(_record(bundle, start + index * step, values, float(probability)))
+        yield _logged(bundle, start + index * step, values, float(probability)).line()
 
 
-def _record(
+def _logged(
     bundle: Bundle, moment: datetime, values: dict[str, Any], probability: float
-) -> dict[str, Any]:
+) -> LoggedPrediction:
+    """As the service logs it: one request per record, a 32-hex id, the model's own label."""
     target = bundle.spec.target
     label = target.positive if probability >= bundle.threshold else target.negative
-    return {
-        "log_format": LOG_FORMAT,
-        "timestamp": moment.isoformat(),
-        "request_id": secrets.token_hex(8),
-        "model_version": bundle.version,
-        "features": {name: _plain(value) for name, value in values.items()},
-        "prediction": {"label": label, "probability": probability},
-    }
+    features = {name: _plain(value) for name, value in values.items()}
+    return LoggedPrediction(
+        stamp(moment), uuid.uuid4().hex, bundle.version, features, label, probability
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -55,5 +51,5 @@ def write_log(
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as stream:
         for line in log_lines(records, bundle, start, step):
-            stream.write(line + "\n")
+            stream.write(line)
     return path

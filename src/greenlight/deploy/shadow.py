@@ -17,7 +17,7 @@ import httpx
 from greenlight.deploy.settings import ShadowSettings
 from greenlight.deploy.smoke import Check, PredictError, Sleep, predict
 from greenlight.deploy.targets.base import Color, Target
-from greenlight.logformat import LOG_FORMAT
+from greenlight.logformat import LogFormatError, LoggedPrediction
 
 BATCH = 100
 
@@ -30,13 +30,18 @@ class Observed:
     label: str
 
 
-def observed_from(lines: Sequence[dict[str, Any]]) -> list[Observed]:
-    """Prediction-log lines in a format this code reads; other lines are not comparable."""
-    return [
-        Observed(record=dict(line["features"]), label=str(line["prediction"]["label"]))
-        for line in lines
-        if line.get("log_format") == LOG_FORMAT and "features" in line and "prediction" in line
-    ]
+def observed_from(lines: Sequence[str]) -> tuple[list[Observed], int]:
+    """The predictions among `lines` (`LoggedPrediction`), and how many lines were not one: a
+    line of another format or a broken one cannot be compared, so it is counted, not guessed."""
+    observed, unreadable = [], 0
+    for line in lines:
+        try:
+            logged = LoggedPrediction.parse(line, "live prediction log")
+        except LogFormatError:
+            unreadable += 1
+            continue
+        observed.append(Observed(record=dict(logged.features), label=logged.label))
+    return observed, unreadable
 
 
 def agreement(live: Sequence[str], shadow: Sequence[str]) -> float:
@@ -53,15 +58,18 @@ def shadow_compare(
     if feed is None:
         return Check("shadow", True, f"skipped: the {target.name} target has no request feed")
     sleep(settings.seconds)
-    observed = observed_from(feed.read())[: settings.max_records]
+    observed, unreadable = observed_from(feed.read())
+    observed = observed[: settings.max_records]
     if not observed:
-        return Check("shadow", True, f"no live requests during the {settings.seconds:g}s window")
+        window = f"no live requests during the {settings.seconds:g}s window"
+        return Check("shadow", True, window + _unreadable(unreadable), {"unreadable": unreadable})
     with target.client(idle) as client:
         try:
             labels = _replay(client, [item.record for item in observed])
         except PredictError as error:
             return Check("shadow", False, f"replaying live records failed: {error}")
-    return _judge(agreement([item.label for item in observed], labels), len(observed), settings)
+    rate = agreement([item.label for item in observed], labels)
+    return _judge(rate, len(observed), unreadable, settings)
 
 
 def _replay(client: httpx.Client, records: Sequence[dict[str, Any]]) -> list[str]:
@@ -75,9 +83,13 @@ def _replay(client: httpx.Client, records: Sequence[dict[str, Any]]) -> list[str
     return labels
 
 
-def _judge(rate: float, count: int, settings: ShadowSettings) -> Check:
-    detail = f"{rate:.1%} of {count} live records got the same label"
-    values = {"agreement": rate, "records": count}
+def _unreadable(lines: int) -> str:
+    return f" ({lines} log line(s) were not predictions and were not compared)" if lines else ""
+
+
+def _judge(rate: float, count: int, unreadable: int, settings: ShadowSettings) -> Check:
+    detail = f"{rate:.1%} of {count} live records got the same label" + _unreadable(unreadable)
+    values = {"agreement": rate, "records": count, "unreadable": unreadable}
     if settings.min_agreement is None or rate >= settings.min_agreement:
         return Check("shadow", True, detail, values)
     return Check("shadow", False, f"{detail} (minimum {settings.min_agreement:.1%})", values)

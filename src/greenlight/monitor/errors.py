@@ -14,10 +14,6 @@ class NoLogShippedError(MissingLogError):
     """The source exists as configured but holds no log yet: nothing has been shipped there."""
 
 
-class LogFormatError(GreenlightError, ValueError):
-    """A log line is not JSON, has another log_format, or lacks a field; names the file and line."""
-
-
 class SchemaMismatchError(GreenlightError, ValueError):
     """The logged features are not the deployed model's features (missing, extra, wrong type)."""
 

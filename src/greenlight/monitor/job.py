@@ -14,6 +14,7 @@ import pandas as pd
 
 from greenlight.artifacts import Bundle, load_bundle
 from greenlight.files import read_parquet
+from greenlight.logformat import logged_features
 from greenlight.manifest import read_manifest
 from greenlight.monitor import log_reader, window
 from greenlight.monitor.drift import Comparison, DriftResult, measure
@@ -77,7 +78,7 @@ def run(job: DriftJob) -> tuple[DriftResult, dict[str, Any]]:
 def read_model(bundle: Path) -> Model:
     manifest = read_manifest(bundle)
     spec = DatasetSpec.model_validate(manifest["dataset"])
-    features = tuple(name for name in manifest["features"] if name not in spec.sensitive)
+    features = logged_features(manifest["features"], spec.sensitive)
     return Model(str(manifest["model_version"]), spec, features)
 
 

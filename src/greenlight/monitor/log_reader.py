@@ -1,11 +1,6 @@
-"""Read the service's prediction log, format 1: JSON Lines, one object per predicted record,
-
-    {"log_format": 1, "timestamp": "<ISO 8601 UTC>", "request_id": "<hex>",
-     "model_version": "<str>", "features": {<column>: <value or null>, ...},
-     "prediction": {"label": "<str>", "probability": <float>}}
-
-`features` are the model's feature columns without the sensitive ones. The log at
-`logs/predictions.jsonl` is rotated by size into `predictions.jsonl.1`, `.2`, ...: all are read.
+"""Read the service's prediction log (`logformat.LoggedPrediction`, docs/prediction-log.md) into
+a data frame: the logged features, checked against the model's, plus the reader's columns. The
+log at `logs/predictions.jsonl` is rotated into `predictions.jsonl.1`, `.2`, ...: all are read.
 A line that breaks the format stops the run with its file and line number: a monitor that skips
 what it cannot read would report on traffic it never saw."""
 
@@ -13,16 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from greenlight.logformat import FIELDS, LOG_FORMAT, json_object
-from greenlight.monitor.errors import LogFormatError, MissingLogError, SchemaMismatchError
+from greenlight.logformat import LoggedPrediction
+from greenlight.monitor.errors import MissingLogError, SchemaMismatchError
 
-REQUIRED_FIELDS = FIELDS
 # Columns the reader adds beside the features; dunder names cannot clash with a dataset column.
 TIMESTAMP = "__timestamp__"
 VERSION = "__model_version__"
@@ -51,7 +44,7 @@ def read_log(path: Path, features: Sequence[str]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(
         rows, columns=[*features, TIMESTAMP, VERSION, LABEL, PROBABILITY, WHERE, REQUEST_ID]
     )
-    frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP], utc=True)
+    frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP], utc=True, format="ISO8601")
     return frame
 
 
@@ -66,38 +59,15 @@ def _file_rows(file: Path, features: frozenset[str]) -> Iterator[dict[str, Any]]
 
 def parse_line(text: str, where: str, features: frozenset[str]) -> dict[str, Any]:
     """One log line as a flat row; LogFormatError or SchemaMismatchError naming `where`."""
-    record = json_object(text, where, LogFormatError)
-    if record.get("log_format", LOG_FORMAT) != LOG_FORMAT:  # another format: its fields may differ
-        raise LogFormatError(
-            f"{where}: log_format {record['log_format']!r} is not supported (expected {LOG_FORMAT})"
-        )
-    missing = [name for name in REQUIRED_FIELDS if name not in record]
-    if missing:
-        raise LogFormatError(f"{where}: missing field(s) {missing}")
-    label, probability = _prediction(record["prediction"], where)
-    row = _features(record["features"], where, features)
-    row.update({TIMESTAMP: _timestamp(record["timestamp"], where), LABEL: label, WHERE: where})
-    row.update({VERSION: str(record["model_version"]), PROBABILITY: probability})
-    row[REQUEST_ID] = str(record["request_id"])
+    prediction = LoggedPrediction.parse(text, where)
+    row = _features(prediction.features, where, features)
+    row.update({TIMESTAMP: prediction.timestamp, LABEL: prediction.label, WHERE: where})
+    row.update({VERSION: prediction.model_version, PROBABILITY: prediction.probability})
+    row[REQUEST_ID] = prediction.request_id
     return row
 
 
-def _prediction(prediction: object, where: str) -> tuple[str, float]:
-    if not isinstance(prediction, dict):
-        raise LogFormatError(f"{where}: `prediction` must be an object with label and probability")
-    label, probability = prediction.get("label"), prediction.get("probability")
-    if not isinstance(label, str):
-        raise LogFormatError(f"{where}: prediction.label must be a string, got {label!r}")
-    if isinstance(probability, bool) or not isinstance(probability, int | float):
-        raise LogFormatError(
-            f"{where}: prediction.probability must be a number, not {probability!r}"
-        )
-    return label, float(probability)
-
-
-def _features(values: object, where: str, expected: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(values, dict):
-        raise LogFormatError(f"{where}: `features` must be an object of column -> value")
+def _features(values: dict[str, Any], where: str, expected: frozenset[str]) -> dict[str, Any]:
     if values.keys() != expected:
         missing, unexpected = sorted(expected - values.keys()), sorted(values.keys() - expected)
         # Names only, never values: an unexpected column may be a sensitive attribute.
@@ -106,16 +76,6 @@ def _features(values: object, where: str, expected: frozenset[str]) -> dict[str,
             f"missing {missing}, unexpected {unexpected}"
         )
     return dict(values)
-
-
-def _timestamp(value: object, where: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise LogFormatError(f"{where}: timestamp {value!r} is not an ISO 8601 time with a zone")
-    return moment
 
 
 def with_record_numbers(frame: pd.DataFrame) -> pd.DataFrame:

@@ -12,13 +12,13 @@ from typing import Any
 
 from greenlight.artifacts import load_bundle
 from greenlight.errors import ConfigError
+from greenlight.logformat import logged_features
 from greenlight.serving.imports import import_skops_without_torch
 from greenlight.serving.prediction_log import (
     Entry,
     LossHook,
     PredictionLog,
     RotatingFile,
-    logged_columns,
 )
 from greenlight.serving.predictor import Predictor, check_known_answers
 from greenlight.serving.schema import Prediction, PredictResponse
@@ -42,7 +42,7 @@ class Engine:
         bundle = load_bundle(settings.bundle)
         predictor = Predictor.for_bundle(bundle)
         checked = check_known_answers(predictor, settings.known_answer_tolerance)
-        log = _open_log(settings, logged_columns(bundle.spec, bundle.features), on_loss)
+        log = _open_log(settings, logged_features(bundle.features, bundle.spec.sensitive), on_loss)
         path = "fast encoder" if predictor.encoder else "fitted preprocessor"
         logger.info(
             "model %s ready: %d known answers reproduced, %s", bundle.version, checked, path

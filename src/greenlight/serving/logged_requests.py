@@ -15,7 +15,6 @@ bytes; the ids of a file rotated out of the log are forgotten, and counted."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import Counter
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from greenlight.filelock import locked
-from greenlight.logformat import LOG_FORMAT
+from greenlight.logformat import LogFormatError, LoggedPrediction
 
 logger = logging.getLogger(__name__)
 HEAD_BYTES = 128  # a file's first bytes, up to its first request id: with the inode, what tells
@@ -69,15 +68,11 @@ class _File:
 
 
 def request_id_of(line: str) -> str | None:
-    """The request id of a format-1 prediction line; None for a line that is not one."""
+    """The request id of a prediction line (`LoggedPrediction`); None for a line that is not one."""
     try:
-        value = json.loads(line)
-    except json.JSONDecodeError:
+        return LoggedPrediction.parse(line, "prediction log").request_id
+    except LogFormatError:
         return None
-    if not isinstance(value, dict) or value.get("log_format") != LOG_FORMAT:
-        return None
-    request_id = value.get("request_id")
-    return request_id if isinstance(request_id, str) else None
 
 
 class LoggedRequests:

@@ -9,7 +9,6 @@ share one log."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -19,15 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from greenlight.filelock import lock_path, locked
-from greenlight.logformat import LOG_FORMAT
-from greenlight.spec import DatasetSpec
+from greenlight.logformat import LoggedPrediction, stamp
 
 logger = logging.getLogger(__name__)
-
-
-def logged_columns(spec: DatasetSpec, features: Sequence[str]) -> tuple[str, ...]:
-    """The model's feature columns minus every sensitive one: all a log line may hold."""
-    return tuple(name for name in features if name not in spec.sensitive)
 
 
 @dataclass(frozen=True)
@@ -43,19 +36,20 @@ class Entry:
 
 
 def format_entry(entry: Entry, columns: Sequence[str]) -> list[str]:
-    """The JSON lines of one request, each ending in a newline."""
-    stamp = datetime.fromtimestamp(entry.time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    head = {"log_format": LOG_FORMAT, "timestamp": stamp, "request_id": entry.request_id}
-    head["model_version"] = entry.model_version
-    lines = []
-    for row, label, probability in zip(entry.rows, entry.labels, entry.probabilities, strict=True):
-        line = {
-            **head,
-            "features": {name: row.get(name) for name in columns},
-            "prediction": {"label": label, "probability": probability},
-        }
-        lines.append(json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n")
-    return lines
+    """The JSON lines of one request (`LoggedPrediction.line`), each ending in a newline."""
+    moment = stamp(datetime.fromtimestamp(entry.time, UTC))
+    answers = zip(entry.rows, entry.labels, entry.probabilities, strict=True)
+    return [
+        LoggedPrediction(
+            moment,
+            entry.request_id,
+            entry.model_version,
+            {name: row.get(name) for name in columns},
+            label,
+            probability,
+        ).line()
+        for row, label, probability in answers
+    ]
 
 
 class RotatingFile:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import httpx
 
@@ -59,7 +59,7 @@ class Traffic:
 
 
 class RequestFeed(Protocol):
-    def read(self) -> list[dict[str, Any]]:
+    def read(self) -> list[str]:
         """Prediction-log lines written since the feed was opened (or last read)."""
 
 

@@ -3,9 +3,7 @@ shadow step to see the live color's requests (its prediction log) as they are an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 
 class LogFeed:
@@ -14,8 +12,9 @@ class LogFeed:
         self.offset = path.stat().st_size if path.is_file() else 0
         self.partial = b""
 
-    def read(self) -> list[dict[str, Any]]:
-        """Complete lines appended since the last read; after a rotation, the new file's lines."""
+    def read(self) -> list[str]:
+        """Complete lines appended since the last read (newline included); after a rotation, the
+        new file's lines."""
         if not self.path.is_file():
             return []
         if self.path.stat().st_size < self.offset:
@@ -25,4 +24,4 @@ class LogFeed:
             data = self.partial + stream.read()
         self.offset += len(data) - len(self.partial)
         *complete, self.partial = data.split(b"\n")
-        return [json.loads(line) for line in complete if line.strip()]
+        return [line.decode("utf-8", errors="replace") + "\n" for line in complete if line.strip()]

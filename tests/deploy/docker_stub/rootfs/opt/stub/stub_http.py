@@ -18,8 +18,15 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+
+def stamp():
+    """Now, as greenlight's prediction log writes it (docs/prediction-log.md)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def key(record):
@@ -45,11 +52,10 @@ class Stub:
             p = self.answers.get(key(record), 0.5)
             predictions.append({"label": ">50K" if p >= 0.5 else "<=50K", "probability": p})
         if self.log_path:
+            head = {"log_format": 1, "timestamp": stamp(), "request_id": uuid.uuid4().hex}
+            head["model_version"] = self.version
             lines = [
-                json.dumps(
-                    {"log_format": 1, "model_version": self.version, "features": r, "prediction": p}
-                )
-                + "\n"
+                json.dumps({**head, "features": r, "prediction": p}) + "\n"
                 for r, p in zip(records, predictions, strict=True)
             ]
             with self.lock, Path(self.log_path).open("a") as stream:
