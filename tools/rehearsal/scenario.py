@@ -38,6 +38,9 @@ STAGE_LINE = re.compile(
     r"|(Stage '(?P<same>[\w-]+)' didn't change, skipping)"
     r"|(Stage '(?P<cached>[\w-]+)' is cached - skipping run, checking out outputs)"
 )
+# The performance leg: the team's labels file and the outcome log it is imported into (params.yaml
+# monitor.performance.outcome_log).
+LABELS, OUTCOME_LOG = "logs/labels.csv", "logs/outcomes.jsonl"
 COMMENT_MARK = "<!-- greenlight:pr-report -->"  # greenlight pr-comment's marker line
 # The pull request's change, on its branch.
 BRANCH = "tune-logreg-c"
@@ -654,23 +657,33 @@ class Scenario:
         check(not stage_outcomes(run.text("run-cache")), "a stage ran without a team remote")
         check(not self.s3_keys(), "something was written to the (unconfigured) team remote")
 
-    def ship_traffic(self, current: Step, shifted: bool) -> None:
+    def ship_traffic(self, current: Step, *traffic: str) -> None:
         """The deployment's part, played in the developer's clone: the model main holds, an
-        hour of traffic logged, `make ship-logs` to the team remote."""
+        hour of traffic logged (`traffic`: tools/rehearsal/traffic.py's options), and with
+        `--labels`, the team's labels file imported as outcomes; `make ship-logs` ships both."""
         self.world.git("checkout", "-q", "main")
         if not self.drift_inputs_pulled:  # the model main holds and its test split, once
             code, text = self.world.make("drift-inputs", env=DEVELOPER_AWS)
             check(code == 0, f"make drift-inputs failed: {text[-400:]}")
             self.drift_inputs_pulled = True
-        argv = [".venv/bin/python", "-m", "tools.rehearsal.traffic"]
-        code, text = self.world.dev(*argv, *(["--shifted"] if shifted else []))
+        code, text = self.world.dev(".venv/bin/python", "-m", "tools.rehearsal.traffic", *traffic)
         check(code == 0, f"traffic failed: {text[-400:]}")
         current.facts.append(text.strip().splitlines()[-1])
+        if "--labels" in traffic:
+            self.import_outcomes(current, traffic[traffic.index("--labels") + 1])
         code, text = self.world.make("ship-logs", env=DEVELOPER_AWS)
         check(code == 0, f"make ship-logs failed: {text[-400:]}")
         shipped = self.s3_keys("prediction-logs/")
         check(shipped, "nothing under prediction-logs/ in the team remote after make ship-logs")
         current.facts.append(f"make ship-logs: {', '.join(k.rsplit('/', 1)[1] for k in shipped)}")
+
+    def import_outcomes(self, current: Step, labels: str) -> None:
+        """The team reports the true labels of this stream in a batch (`outcomes import`); the
+        outcome log starts afresh, as the stream's log did."""
+        (self.world.repo / OUTCOME_LOG).unlink(missing_ok=True)
+        code, text = self.world.dev(".venv/bin/greenlight", "outcomes", "import", labels)
+        check(code == 0, f"greenlight outcomes import failed: {text[-400:]}")
+        current.facts.append(text.strip().splitlines()[-1])
 
     def drift_run(self, current: Step, label: str) -> ActRun:
         payload = {"inputs": {"source": "", "retrain": False}, "repository": _repository()}
@@ -697,13 +710,13 @@ class Scenario:
         check(run.result("issue") == "skipped", "the issue job ran without a log")
 
     def drift_normal(self, current: Step) -> None:
-        self.ship_traffic(current, shifted=False)
+        self.ship_traffic(current)
         run = self.drift_run(current, "normal traffic")
         check(run.result("issue") == "skipped", "the issue job ran on normal traffic")
         check(not self.github.issues_labelled("drift"), "a drift issue was opened")
 
     def drift_shifted(self, current: Step, again: bool) -> None:
-        self.ship_traffic(current, shifted=True)
+        self.ship_traffic(current, "--shifted")
         before = {i["number"]: i["updated_at"] for i in self.github.issues_labelled("drift")}
         since = time.time()
         run = self.drift_run(current, "shifted traffic, again" if again else "shifted traffic")
@@ -724,6 +737,44 @@ class Scenario:
                 not [c for c in writes if c.method == "POST" and c.path.endswith("/issues")],
                 "the second drifting run created an issue",
             )
+
+    def performance_run(self, current: Step, label: str) -> ActRun:
+        payload = {"inputs": {"source": ""}, "repository": _repository()}
+        payload |= {"ref": "refs/heads/main", "sender": {"login": "alice"}}
+        run = self.act(current, "performance.yml", "workflow_dispatch", payload)
+        self.figures[f"performance.yml ({label})"] = f"{run.seconds:.0f} s"
+        check(
+            run.result("measure") == "success",
+            f"measure ended {run.result('measure')} "
+            f"(failed steps {run.failed_steps('measure')}, log {run.log})",
+        )
+        verdict = [
+            line for line in run.text("measure").splitlines() if "labelled predictions" in line
+        ]
+        current.facts.append(f"measure: {(verdict or ['-'])[-1].strip()[:200]}")
+        return run
+
+    def performance_fine(self, current: Step) -> None:
+        self.ship_traffic(current, "--labels", LABELS)
+        run = self.performance_run(current, "labels of unshifted traffic")
+        check(run.result("issue") == "skipped", "the issue job ran without a degradation")
+        check(not self.github.issues_labelled("performance"), "a performance issue was opened")
+
+    def performance_degraded(self, current: Step) -> None:
+        self.ship_traffic(current, "--borderline", "--labels", LABELS)
+        run = self.performance_run(current, "labels of borderline traffic")
+        check(
+            run.result("issue") == "success",
+            f"the issue job ended {run.result('issue')} (failed steps {run.failed_steps('issue')})",
+        )
+        issues = self.github.issues_labelled("performance")
+        check(len(issues) == 1, f"{len(issues)} performance issues, not one")
+        body = issues[0].get("body") or ""
+        params = yaml.safe_load((self.world.repo / "params.yaml").read_text(encoding="utf-8"))
+        sensitive = params["dataset"]["sensitive"]
+        named = [name for name in sensitive if re.search(rf"\b{name}\b", body)]
+        check(not named, f"the performance issue names the sensitive attribute(s) {named}")
+        current.facts.append(f"performance issue #{issues[0]['number']}: {issues[0]['title']}")
 
     def run_all(self) -> bool:
         self.step("the developer's clone: make setup", self.developer_setup)
@@ -763,6 +814,11 @@ class Scenario:
         self.step(
             "drift: shifted again, the same issue updated",
             lambda s: self.drift_shifted(s, again=True),
+        )
+        self.step("performance: outcomes of normal traffic, no degradation", self.performance_fine)
+        self.step(
+            "performance: outcomes of borderline traffic, one issue opened",
+            self.performance_degraded,
         )
         self.step("the container host: greenlight deploy down, nothing left", self.take_down)
         return all(step.counts for step in self.steps)
