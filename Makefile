@@ -388,13 +388,14 @@ bench-pipeline: pull ## Time the full pipeline, a no-op repro and `dvc version`
 
 ##@ Rehearsal
 # act and moto live in their own virtualenv (.tools/rehearsal), pinned in
-# tools/rehearsal/requirements.txt: nothing of them reaches .venv, the lock or the image.
+# tools/rehearsal/requirements.txt: nothing of them reaches .venv, the lock or the image. The
+# harness itself runs on .venv: it starts and stops processes with greenlight's own helper.
 REHEARSAL_VENV := .tools/rehearsal
 REHEARSAL_STAMP := $(REHEARSAL_VENV)/.installed-$(shell cksum < tools/rehearsal/requirements.txt | cut -d' ' -f1)
 
 .PHONY: rehearse
 rehearse: setup $(REHEARSAL_STAMP) ## Run the real .github/workflows with act on this machine (local origin, S3, GitHub API) -> reports/rehearsal.md
-	$(REHEARSAL_VENV)/bin/python -m tools.rehearsal
+	$(BIN)/python -m tools.rehearsal
 
 .PHONY: rehearse-tools
 rehearse-tools: $(REHEARSAL_STAMP) ## Install act and moto (pinned) into .tools/rehearsal; then tests/rehearsal/ runs its act test too

@@ -4,14 +4,18 @@ and of dvc's stage lines, and stopping a process tree whose members left its ses
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
+from greenlight.deploy.targets import processes
+from tools.harness.load import Answer
 from tools.rehearsal.act import (
     ActRun,
     environment_jobs,
@@ -21,8 +25,8 @@ from tools.rehearsal.act import (
     without_jobs,
     without_outputs,
 )
-from tools.rehearsal.load import ProxyLoad
-from tools.rehearsal.procs import descendants, free_port, stop_tree
+from tools.rehearsal.load import tally
+from tools.rehearsal.procs import run_captured, running
 from tools.rehearsal.scenario import stage_outcomes
 from tools.rehearsal.world import STEP_BASH
 
@@ -92,26 +96,32 @@ def test_stage_lines_of_dvc() -> None:
     }
 
 
-def test_stop_tree_ends_descendants_that_left_the_session() -> None:
+def test_a_process_tree_is_stopped_with_the_children_that_left_its_session(
+    tmp_path: Path,
+) -> None:
+    """act's steps start sessions of their own: leaving the block stops them too."""
     script = (
         "import subprocess, sys, time\n"
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
         " start_new_session=True)\n"
+        "print(child.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
-    parent = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
-    deadline = time.monotonic() + 10
-    while not descendants(parent.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    children = descendants(parent.pid)
-    assert children, "the child did not start"
-    stop_tree(parent)
-    assert parent.poll() is not None
-    for pid in children:
-        assert (
-            not Path(f"/proc/{pid}").exists()
-            or "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        )
+    log = tmp_path / "parent.log"
+    with running([sys.executable, "-c", script], log, dict(os.environ)) as record:
+        deadline = time.monotonic() + 10
+        while not log.read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(log.read_text())
+        assert processes.remaining(record) and child in processes.remaining(record)
+    assert not processes.remaining(record)
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_command_past_its_timeout_is_stopped_and_reads_as_124(tmp_path: Path) -> None:
+    argv = [sys.executable, "-c", "print('started', flush=True); import time; time.sleep(60)"]
+    code, text, seconds = run_captured(argv, tmp_path / "slow.log", dict(os.environ), tmp_path, 1)
+    assert (code, text.strip()) == (124, "started") and seconds < 30
 
 
 MAIN = ROOT / ".github" / "workflows" / "main.yml"
@@ -164,12 +174,12 @@ def test_the_runner_shell_holds_a_gated_job_until_the_reviewer_approves(tmp_path
 
 
 def test_the_load_counts_failures_only_once_something_answered() -> None:
-    load = ProxyLoad(free_port())  # not started: only its counting
-    for status in [None, 503, 200, 200, 502, 200]:
-        load._count(status, f"HTTP {status}")
-    tally = load.tally
-    assert (tally.waiting, tally.ok, tally.failed) == (2, 3, 1)
-    assert "HTTP 502" in tally.failures[0] and "1 failed" in tally.line()
+    statuses = [None, 503, 200, 200, 502, 200]
+    answers = [Answer(n, n + 0.5, status, None, None) for n, status in enumerate(statuses)]
+    counted = tally(answers)
+    assert (counted.waiting, counted.ok, counted.failed) == (2, 3, 1)
+    assert "HTTP 502" in counted.failures[0] and "1 failed" in counted.line()
+    assert counted.last_ok - counted.first_ok == 3
 
 
 def test_a_skipped_job_loses_its_outputs_and_nothing_else() -> None:

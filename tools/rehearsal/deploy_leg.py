@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.rehearsal.load import ProxyLoad, Tally
+from tools.rehearsal.load import Tally, proxy_load, tally
 from tools.rehearsal.world import BASE_IMAGE, DOCKER_SOCKET, REGISTRY, REPOSITORY, World
 
 PROXY_PORT = 8081  # deploy.docker.proxy_port's default: the rollout runs in the runner's $HOME
@@ -92,7 +92,7 @@ def watching(world: World, load: bool) -> Iterator[Watch]:
     watch = Watch()
     reviewer = Reviewer(world.gate, watch)
     reviewer.thread.start()
-    clients = ProxyLoad(PROXY_PORT) if load else None
+    clients = proxy_load(PROXY_PORT) if load else None
     try:
         if clients:
             clients.__enter__()
@@ -101,7 +101,7 @@ def watching(world: World, load: bool) -> Iterator[Watch]:
         reviewer.stopping.set()
         reviewer.thread.join(timeout=10)
         if clients:
-            watch.tally = clients.stop()
+            watch.tally = tally(clients.stop())
 
 
 def host_command(world: World, *argv: str) -> tuple[int, str]:

@@ -1,16 +1,18 @@
 """The deploy leg's clients: steady keep-alive POST /predict against the docker target's HAProxy
-on 127.0.0.1 while a workflow rolls out or rolls back, bounded in requests and in time (it stops
-by itself), every answer counted. Requests before the proxy first answered are not counted (no
-deployment is live yet); every one after that must succeed. Standard library only: the harness
-runs in .tools/rehearsal, apart from .venv."""
+on 127.0.0.1 while a workflow rolls out or rolls back, by the deploy tests' own load generator
+(`tools.harness.load.SteadyLoad`: bounded in requests and in time, every answer kept). Requests
+before the proxy first answered are not counted (no deployment is live yet); every one after that
+must succeed (`tally`)."""
 
 from __future__ import annotations
 
-import http.client
-import json
-import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from tools.harness.load import Answer, SteadyLoad
+
+RATE, CLIENTS, MAX_SECONDS = 8.0, 2, 1800.0
 
 # One Adult record, every column of schema.yaml: what a client of the service sends.
 RECORD = {
@@ -47,72 +49,27 @@ class Tally:
         return f"{counted}: {self.ok} ok, {self.failed} failed{shown}"
 
 
-class ProxyLoad:
-    """`clients` keep-alive connections paced to `rate` requests/s in all, at most `max_requests`
-    and `max_seconds`; stopped by `stop()` (the workflow run ended) or by its bounds."""
+def proxy_load(port: int) -> SteadyLoad:
+    """Load on 127.0.0.1:`port`, started by `with` and stopped by `stop()` or its bounds."""
+    url = f"http://127.0.0.1:{port}/predict"
+    return SteadyLoad(url, RECORD, rate=RATE, clients=CLIENTS, max_seconds=MAX_SECONDS)
 
-    def __init__(
-        self, port: int, rate: float = 8.0, clients: int = 2, max_seconds: float = 1800.0
-    ) -> None:
-        self.port, self.period = port, clients / rate
-        self.max_requests = int(rate * max_seconds)
-        self.deadline = time.monotonic() + max_seconds
-        self.body = json.dumps({"records": [RECORD]}).encode()
-        self.tally, self.lock, self.sent = Tally(), threading.Lock(), 0
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
 
-    def __enter__(self) -> ProxyLoad:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> Tally:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
-        return self.tally
-
-    def _more(self) -> bool:
-        with self.lock:
-            if self.stopping.is_set() or time.monotonic() > self.deadline:
-                return False
-            self.sent += 1
-            return self.sent <= self.max_requests
-
-    def _client(self) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        next_at = time.monotonic()
-        while self._more():
-            if not self._one(connection):
-                connection.close()  # a fresh connection after a failure, as a client would
-            next_at += self.period
-            time.sleep(max(0.0, next_at - time.monotonic()))
-        connection.close()
-
-    def _one(self, connection: http.client.HTTPConnection) -> bool:
-        headers = {"Content-Type": "application/json"}
-        try:
-            connection.request("POST", "/predict", body=self.body, headers=headers)
-            answer = connection.getresponse()
-            answer.read()
-        except (OSError, http.client.HTTPException) as error:
-            return self._count(None, f"{type(error).__name__}: {error}")
-        return self._count(answer.status, f"HTTP {answer.status}")
-
-    def _count(self, status: int | None, what: str) -> bool:
-        with self.lock:
-            tally = self.tally
-            if status == 200:
-                tally.ok += 1
-                tally.first_ok = tally.first_ok or time.time()
-                tally.last_ok = time.time()
-            elif not tally.ok:  # refused, or 503 from a proxy with no color live yet
-                tally.waiting += 1
-            else:
-                tally.failed += 1
-                tally.failures.append(f"{time.strftime('%H:%M:%S')} {what}")
-        return status == 200
+def tally(answers: Sequence[Answer]) -> Tally:
+    """Count the answers in the order sent: before the first 200 they are waiting (refused, or 503
+    from a proxy with no color live yet), after it each one that is not a 200 failed."""
+    counted = Tally()
+    for answer in answers:
+        if answer.ok:
+            counted.ok += 1
+            counted.first_ok = counted.first_ok or answer.done
+            counted.last_ok = answer.done
+        elif not counted.ok:
+            counted.waiting += 1
+        else:
+            counted.failed += 1
+            what = answer.error or f"HTTP {answer.status}"
+            counted.failures.append(
+                f"{time.strftime('%H:%M:%S', time.localtime(answer.sent))} {what}"
+            )
+    return counted

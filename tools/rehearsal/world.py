@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from greenlight.localnet import free_port
 from tools.rehearsal.act import Act, environment_jobs, pinned_actions, runner_labels
 from tools.rehearsal.github_api import GitHubStandIn
-from tools.rehearsal.procs import free_port, run_captured, running, wait_http
+from tools.rehearsal.procs import run_captured, running, wait_http
 
 OWNER, NAME = "greenlight-owner", "greenlight"
 REPOSITORY = f"{OWNER}/{NAME}"

@@ -34,10 +34,13 @@ class ProcessRecord:
 
 
 def spawn(
-    command: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+    command: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> ProcessRecord:
-    """Start `command` in a new session (its own process group), output appended to `log_path`,
-    tagged so that every process it starts can be found later."""
+    """Start `command` (in `cwd`) in a new session (its own process group), output appended to
+    `log_path`, tagged so that every process it starts can be found later."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex
     environment = {**(os.environ if env is None else env), TAG_VARIABLE: tag}
@@ -49,6 +52,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=environment,
+            cwd=cwd,
         )
     _CHILDREN[child.pid] = child
     started = psutil.Process(child.pid).create_time()
