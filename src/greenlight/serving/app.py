@@ -1,4 +1,4 @@
-"""greenlight's own POST /predict, as a Starlette app: validation with the bundle's pydantic
+"""greenlight's own POST /predict, as a Starlette router: validation with the bundle's pydantic
 request model, the engine (and its request coalescer), the JSON answer and the request id.
 
 The service mounts it on its BentoML service (`@bentoml.asgi_app`, service.py), which keeps
@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
 
 from greenlight.serving.batcher import Coalescer
 from greenlight.serving.outputs import ModelOutputError
@@ -99,6 +98,10 @@ class PredictRoute:
         return JSONResponse(body, status_code=500, headers={"X-Request-ID": request_id})
 
 
-def predict_app(route: PredictRoute, *more: Route) -> Starlette:
-    """POST /predict, and `more` routes beside it (the service's POST /feedback)."""
-    return Starlette(routes=[Route("/predict", route.handle, methods=["POST"]), *more])
+def predict_app(route: PredictRoute, *more: Route) -> Router:
+    """POST /predict, and `more` routes beside it (the service's POST /feedback).
+
+    A bare Router, not a Starlette app: whoever mounts it (BentoML's app, the bench's peer)
+    already wraps it in Starlette's error and exception middlewares, and a second stack of them
+    cost CPU on every request (py-spy on the worker, issue 13)."""
+    return Router(routes=[Route("/predict", route.handle, methods=["POST"]), *more])
