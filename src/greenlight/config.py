@@ -1,9 +1,11 @@
-"""params.yaml, parsed and checked once: a typo or a bad value is reported with its dotted key."""
+"""params.yaml, parsed and checked: the one strict base model, the one reader and the one error
+format for every section (pipeline, serving, deploy, drift, monitor). A typo or a bad value is
+reported as `<file>: <dotted.key>: <problem>`, whichever command reads the section."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -21,18 +23,28 @@ from greenlight.spec import DatasetSpec
 DEFAULT_PARAMS = Path("params.yaml")
 
 
-class _Section(BaseModel):
+class SettingsError(ConfigError):
+    """A params file is missing, unreadable, or a key in it is unknown or has a bad value; the
+    message names the file and each dotted key."""
+
+
+class Strict(BaseModel):
+    """The base of every settings model: an unknown key is an error at every level."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class FeaturizeParams(_Section):
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class FeaturizeParams(Strict):
     valid_size: float = Field(0.2, gt=0, lt=1)
     test_size: float | None = Field(None, gt=0, lt=1)  # only with one dataset file (`all`)
     seed: int = 42
     use_sensitive: bool = False
 
 
-class HgbParams(_Section):
+class HgbParams(Strict):
     learning_rate: float = Field(0.1, gt=0)
     max_iter: int = Field(300, ge=1)
     max_leaf_nodes: int = Field(31, ge=2)
@@ -41,12 +53,12 @@ class HgbParams(_Section):
     n_iter_no_change: int = Field(10, ge=1)
 
 
-class LogregParams(_Section):
+class LogregParams(Strict):
     C: float = Field(1.0, gt=0)
     max_iter: int = Field(1000, ge=1)
 
 
-class MlpParams(_Section):
+class MlpParams(Strict):
     hidden: tuple[int, ...] = (128, 64)
     dropout: float = Field(0.1, ge=0, lt=1)
     epochs: int = Field(30, ge=1)
@@ -56,7 +68,7 @@ class MlpParams(_Section):
     patience: int = Field(5, ge=1)
 
 
-class TrainParams(_Section):
+class TrainParams(Strict):
     model: Literal["hgb", "logreg", "mlp"] = "hgb"
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -66,25 +78,25 @@ class TrainParams(_Section):
     mlp: MlpParams = MlpParams()
 
 
-class ImportanceParams(_Section):
+class ImportanceParams(Strict):
     n_repeats: int = Field(5, ge=1)
     sample: int = Field(4000, ge=10)
     scoring: Literal["roc_auc", "neg_log_loss"] = "roc_auc"  # threshold-free scores
 
 
-class EvaluateParams(_Section):
+class EvaluateParams(Strict):
     threshold: float = Field(0.5, gt=0, lt=1)
     calibration_bins: int = Field(10, ge=2)
     importance: ImportanceParams = ImportanceParams()
 
 
-class ConfidenceParams(_Section):
+class ConfidenceParams(Strict):
     level: float = Field(0.95, gt=0, lt=1)
     resamples: int = Field(1000, ge=100)
     seed: int = 42
 
 
-class FairnessParams(_Section):
+class FairnessParams(Strict):
     max_difference: dict[
         Literal["demographic_parity_difference", "equalized_odds_difference"], float
     ] = Field(default_factory=dict)
@@ -93,18 +105,18 @@ class FairnessParams(_Section):
     gate_on: Literal["estimate", "upper", "lower"] = "estimate"
 
 
-class ExplainParams(_Section):
+class ExplainParams(Strict):
     sample: int = Field(5000, ge=10)
     seed: int = 42
     max_coalitions: int = Field(4096, ge=16)
 
 
-class GateParams(_Section):
+class GateParams(Strict):
     min: dict[str, float] = Field(default_factory=dict)
     max: dict[str, float] = Field(default_factory=dict)
 
 
-class CardParams(_Section):
+class CardParams(Strict):
     intended_use: str = "Describe who may use this model, for what decision, and what not."
     limitations: tuple[str, ...] = ()
 
@@ -115,7 +127,7 @@ class CardParams(_Section):
 ToolSection = Annotated[dict[str, Any], BeforeValidator(lambda value: value or {})]
 
 
-class Params(_Section):
+class Params(Strict):
     drift: ToolSection = {}
     monitor: ToolSection = {}
     serving: ToolSection = {}
@@ -158,34 +170,63 @@ def _schema_path(raw: object, params_path: Path) -> Path:
     """dataset.schema is relative to the params file, like every path in it."""
     dataset = raw.get("dataset") if isinstance(raw, dict) else None
     if not isinstance(dataset, dict) or not isinstance(dataset.get("schema"), str):
-        raise ConfigError(f"{params_path}: dataset.schema must name the schema file (schema.yaml)")
+        raise SettingsError(
+            f"{params_path}: dataset.schema must name the schema file (schema.yaml)"
+        )
     return params_path.parent / dataset["schema"]
 
 
 def _inline_columns(raw: dict, schema: object) -> dict:
     if not isinstance(schema, dict) or "columns" not in schema:
-        raise ConfigError("the schema file must have a top-level `columns:` mapping")
+        raise SettingsError("the schema file must have a top-level `columns:` mapping")
     dataset = {key: value for key, value in raw["dataset"].items() if key != "schema"}
     return {**raw, "dataset": {**dataset, "columns": schema["columns"]}}
 
 
 def parse_params(raw: object, source: str = "params") -> Params:
+    return check(Params, raw, source)
+
+
+def check(model: type[_Model], raw: object, source: object, section: str = "") -> _Model:
+    """`raw` as `model`, or one SettingsError: `<source>: <section>.<key>: <problem>; ...`."""
     try:
-        return Params.model_validate(raw)
+        return model.model_validate(raw if raw is not None else {})
     except ValidationError as error:
-        problems = "; ".join(_describe(problem) for problem in error.errors())
-        raise ConfigError(f"{source}: {problems}") from error
+        problems = "; ".join(_describe(problem, section) for problem in error.errors())
+        raise SettingsError(f"{source}: {problems}") from error
+
+
+def read_sections(path: Path, required: bool = False) -> dict[str, Any]:
+    """params.yaml's top-level mapping, every section name checked ({} where the file is absent
+    and not `required`), so that a command reading one section still refuses a misspelt other."""
+    raw = read_yaml(path) if required or path.is_file() else {}
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: expected a mapping of sections")
+    unknown = sorted(str(key) for key in raw if key not in Params.model_fields)
+    if unknown:
+        raise SettingsError(
+            f"{path}: " + "; ".join(f"{key}: Extra inputs are not permitted" for key in unknown)
+        )
+    return raw
+
+
+def section_of(path: Path, name: str, model: type[_Model]) -> _Model:
+    """One dotted section of the params file (e.g. `monitor.performance`), checked as `model`."""
+    raw: object = read_sections(path)
+    for part in name.split("."):
+        raw = raw.get(part) if isinstance(raw, dict) else None
+    return check(model, raw, path, name)
 
 
 def read_yaml(path: Path) -> object:
     try:
         return yaml.safe_load(path.read_text())
     except FileNotFoundError as error:
-        raise ConfigError(f"{path}: file not found") from error
+        raise SettingsError(f"{path}: file not found") from error
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+        raise SettingsError(f"{path}: not valid YAML: {error}") from error
 
 
-def _describe(problem: dict) -> str:
-    key = ".".join(str(part) for part in problem["loc"])
+def _describe(problem: dict, section: str) -> str:
+    key = ".".join(str(part) for part in (*([section] if section else []), *problem["loc"]))
     return f"{key}: {problem['msg']}" if key else problem["msg"]  # a whole-params check has no key

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from greenlight.config import DEFAULT_PARAMS, read_yaml
-from greenlight.errors import ConfigError
+from greenlight.config import DEFAULT_PARAMS, Strict, check, section_of
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = Strict
 
 
 class SmokeSettings(_Strict):
@@ -112,19 +109,10 @@ class DeploySettings(_Strict):
 
 def parse_settings(raw: object, source: str = "deploy") -> DeploySettings:
     """Check the section; each problem names its dotted key, e.g. `deploy.watch.window_s`."""
-    try:
-        return DeploySettings.model_validate(raw or {})
-    except ValidationError as error:
-        problems = "; ".join(
-            f"deploy.{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from error
+    return check(DeploySettings, raw, source, "deploy")
 
 
 def load_settings(path: Path = DEFAULT_PARAMS) -> DeploySettings:
     """The `deploy:` section of params.yaml; defaults where the file or the section is absent.
     Read on its own (not through load_params) so deploying never needs the dataset schema."""
-    raw = read_yaml(path) if path.is_file() else {}
-    section = raw.get("deploy") if isinstance(raw, dict) else None
-    return parse_settings(section, source=str(path))
+    return section_of(path, "deploy", DeploySettings)

@@ -5,24 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from greenlight.config import DEFAULT_PARAMS, Params
-from greenlight.errors import ConfigError
+from greenlight.config import DEFAULT_PARAMS, Params, SettingsError, Strict, check
 
 DEFAULT_LOG = Path("logs/predictions.jsonl")
 DEFAULT_SOURCE = "remote://team/prediction-logs"
 DEFAULT_OUTCOMES = Path("logs/outcomes.jsonl")
-_T = TypeVar("_T", bound=BaseModel)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Window(_Section):
+class Window(Strict):
     """Exactly one of: the last `hours` or `days` before now, or the newest `rows` predictions."""
 
     hours: int | None = Field(None, ge=1)
@@ -49,7 +42,7 @@ class Window(_Section):
         return f"the last {count} {unit}{'' if count == 1 else 's'}"
 
 
-class DriftParams(_Section):
+class DriftParams(Strict):
     source: str = DEFAULT_SOURCE  # where `greenlight drift-fetch` gets the log (dvc get-url URL)
     prediction_log: Path = DEFAULT_LOG
     window: Window = Window(days=7)
@@ -59,20 +52,20 @@ class DriftParams(_Section):
     drift_share: float = Field(0.15, gt=0, le=1)  # traffic drifts when this share of features does
 
 
-class MaxDrop(_Section):
+class MaxDrop(Strict):
     """How far below the model's test figure a live figure may fall before it is a degradation."""
 
     accuracy: float = Field(0.05, gt=0, lt=1)
     roc_auc: float = Field(0.05, gt=0, lt=1)
 
 
-class MaxRise(_Section):
+class MaxRise(Strict):
     """How far above the model's test figure a live error figure may rise."""
 
     brier: float = Field(0.03, gt=0, lt=1)
 
 
-class PerformanceParams(_Section):
+class PerformanceParams(Strict):
     outcome_log: Path = DEFAULT_OUTCOMES  # JSON Lines, docs/outcome-log.md
     window: Window = Window(days=30)  # over the predictions' timestamps
     min_outcomes: int = Field(500, ge=10)  # fewer labelled predictions: "not enough outcomes"
@@ -82,21 +75,15 @@ class PerformanceParams(_Section):
 
 def drift_params(params: Params, source: Path = DEFAULT_PARAMS) -> DriftParams:
     """The `drift:` section of params.yaml (read from `source`), or the defaults without one."""
-    return _section(params.drift, "drift", DriftParams, source)
+    return check(DriftParams, params.drift, source, "drift")
 
 
 def performance_params(params: Params, source: Path = DEFAULT_PARAMS) -> PerformanceParams:
     """`monitor.performance` of params.yaml (read from `source`), or the defaults without one."""
-    raw = params.monitor.get("performance") or {}
-    return _section(raw, "monitor.performance", PerformanceParams, source)
-
-
-def _section(raw: object, name: str, model: type[_T], source: Path) -> _T:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{name}." + ".".join(str(part) for part in problem["loc"]) + f": {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from error
+    unknown = sorted(str(key) for key in params.monitor if key != "performance")
+    if unknown:
+        problems = "; ".join(f"monitor.{key}: Extra inputs are not permitted" for key in unknown)
+        raise SettingsError(f"{source}: {problems}")
+    return check(
+        PerformanceParams, params.monitor.get("performance"), source, "monitor.performance"
+    )

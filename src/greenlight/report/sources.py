@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from greenlight.config import read_yaml
+from greenlight.config import read_sections
 from greenlight.errors import ConfigError, GreenlightError
 from greenlight.files import read_json
 from greenlight.report.render import Side
@@ -35,9 +35,7 @@ CURVES = ("roc", "precision_recall", "calibration")  # reports/plots/<name>.csv
 
 
 def head_side(reports: Path, params_path: Path) -> Side:
-    params = read_yaml(params_path)
-    if not isinstance(params, dict):
-        raise ConfigError(f"{params_path}: expected a mapping of sections")
+    params = read_sections(params_path, required=True)
     found = {key: read_json(reports / name) for key, name in REQUIRED.items()}
     found |= {key: _optional_json(reports / name) for key, name in OPTIONAL.items()}
     return Side(params=params, curves=_head_curves(reports / "plots"), **found)

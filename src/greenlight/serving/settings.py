@@ -9,10 +9,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from greenlight.config import DEFAULT_PARAMS, read_yaml
-from greenlight.errors import ConfigError
+from greenlight.config import DEFAULT_PARAMS, SettingsError, Strict, check, read_sections
 from greenlight.known_answers import DEFAULT_TOLERANCE
 from greenlight.paths import BUNDLE
 
@@ -36,9 +35,7 @@ ENVIRONMENT = {
 }
 
 
-class ServingSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ServingSettings(Strict):
     bundle: Path = BUNDLE
     prediction_log: Path = Path("logs/predictions.jsonl")
     # where POST /feedback appends outcomes; None: outcomes.jsonl beside the prediction log
@@ -74,10 +71,9 @@ class ServingSettings(BaseModel):
 
 def params_section(path: Path = DEFAULT_PARAMS) -> dict[str, object]:
     """The raw `serving:` section of params.yaml ({} where it or the file is absent)."""
-    raw = read_yaml(path) if path.is_file() else {}
-    section = raw.get("serving") if isinstance(raw, dict) else None
+    section = read_sections(path).get("serving")
     if section is not None and not isinstance(section, dict):
-        raise ConfigError(f"{path}: serving must be a mapping")
+        raise SettingsError(f"{path}: serving: Input should be a valid dictionary")
     return dict(section or {})
 
 
@@ -93,7 +89,7 @@ def resolve(
     """Defaults < params.yaml `serving:` < GREENLIGHT_* variables < `overrides` (CLI options)."""
     given = {key: value for key, value in (overrides or {}).items() if value is not None}
     values = {**params_section(path), **environment_values(environ), **given}
-    return parse(values, source=f"{path} serving: + GREENLIGHT_* + options")
+    return parse(values, source=f"{path} + GREENLIGHT_* + options", section="serving")
 
 
 def from_environment(environ: Mapping[str, str] = os.environ) -> ServingSettings:
@@ -101,12 +97,5 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> ServingSettings
     return parse(environment_values(environ), source="environment (GREENLIGHT_*)")
 
 
-def parse(values: Mapping[str, object], source: str) -> ServingSettings:
-    try:
-        return ServingSettings.model_validate(dict(values))
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from error
+def parse(values: Mapping[str, object], source: str, section: str = "") -> ServingSettings:
+    return check(ServingSettings, dict(values), source, section)
