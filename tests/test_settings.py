@@ -74,7 +74,7 @@ def test_a_misspelt_section_is_refused_by_every_family(family: str, other_params
     assert_refused_naming(other_params, family, "servng: Extra inputs are not permitted")
 
 
-@pytest.mark.parametrize(("family", "key", "value", "problem"), NESTED, ids=lambda v: str(v))
+@pytest.mark.parametrize(("family", "key", "value", "problem"), NESTED, ids=str)
 def test_a_bad_nested_key_names_file_and_dotted_key(
     family: str, key: str, value: object, problem: str, other_params: Path
 ) -> None:
