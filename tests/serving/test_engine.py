@@ -50,3 +50,17 @@ def test_an_unwritable_log_does_not_start(pipeline_run: PipelineRun, tmp_path: P
     (tmp_path / "taken").write_text("a file, not a directory")
     with pytest.raises(ConfigError, match="prediction log"):
         Engine.start(settings_for(pipeline_run.bundle, tmp_path / "taken" / "p.jsonl"))
+
+
+def test_with_the_log_off_it_answers_and_writes_no_log(
+    pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    log = tmp_path / "predictions.jsonl"
+    settings = settings_for(pipeline_run.bundle, log).model_copy(update={"log_predictions": False})
+    engine = Engine.start(settings)
+    rows = input_records(pipeline_run.split, 3)
+    response = engine.predict(rows, "a" * 32)
+    engine.close()
+    assert len(response.predictions) == 3
+    assert engine.log.problem is None
+    assert not log.exists() and not tmp_path.joinpath("predictions.jsonl.lock").exists()

@@ -4,12 +4,15 @@ workers. The real service over HTTP: test_service_http.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from serving_support import tiny_record, tiny_spec
+from starlette.routing import Router
 
 from greenlight.logformat import logged_features
 from greenlight.outcomes import OutcomeError, read_outcome_log
@@ -18,16 +21,24 @@ from greenlight.serving.feedback import (
     FeedbackRefused,
     OutcomeRecorder,
     decide,
+    feedback_route,
     parse_feedback,
 )
 from greenlight.serving.logged_requests import LoggedRequests
 from greenlight.serving.prediction_log import Entry, RotatingFile, format_entry
+from greenlight.serving.settings import ServingSettings
 
 LABELS = (">50K", "<=50K")
 SENSITIVE = ("sex", "race")
 NOW = datetime(2026, 12, 3, 16, 0, tzinfo=UTC)
 SPEC = tiny_spec()
 COLUMNS = logged_features(SPEC.feature_columns(use_sensitive=True), SPEC.sensitive)
+
+
+async def post(app: Router, content: bytes) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.post("/feedback", content=content)
 
 
 def body(**fields: object) -> bytes:
@@ -191,3 +202,14 @@ def test_an_unreadable_outcome_log_is_a_500_every_time_not_skipped(tmp_path: Pat
             worker.record(Feedback("r1", 0, ">50K"), NOW)
         assert broken.value.status == 500
     assert (tmp_path / "outcomes.jsonl").read_text() == '{"outcome_format": 7}\n'
+
+
+def test_without_a_prediction_log_every_feedback_is_unknown_and_says_why(tmp_path: Path) -> None:
+    settings = ServingSettings(prediction_log=tmp_path / "p.jsonl", log_predictions=False)
+    counted: list[tuple[str, int]] = []
+    route = feedback_route(settings, SPEC, lambda name, amount: counted.append((name, amount)))
+    answer = asyncio.run(post(Router(routes=[route]), body(request_id="r1", label=">50K")))
+    assert answer.status_code == 404
+    assert "serving.log_predictions: false" in answer.json()["error"]
+    assert counted == [("unknown", 1)]
+    assert not (tmp_path / "outcomes.jsonl").exists()

@@ -67,3 +67,16 @@ def test_the_command_exits_2_with_the_reason(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "no manifest" in result.stderr
+
+
+def test_the_log_switch_comes_from_the_file_the_environment_then_the_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("serving:\n  log_predictions: false\n")
+    assert launch.resolve(params, None, None, None).log_predictions is False
+    monkeypatch.setenv("GREENLIGHT_LOG_PREDICTIONS", "true")
+    assert launch.resolve(params, None, None, None).log_predictions is True
+    assert launch.resolve(params, None, None, None, log_predictions=False).log_predictions is False
+    settings = launch.resolve(params, None, None, None, log_predictions=False)
+    assert from_environment(launch.server_environment(settings)).log_predictions is False

@@ -25,6 +25,14 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: serving.workers).")
     ] = None,
+    log_predictions: Annotated[
+        bool | None,
+        typer.Option(
+            "--log-predictions/--no-log-predictions",
+            help="Write the prediction log (default: serving.log_predictions).",
+            show_default=False,
+        ),
+    ] = None,
     params: Annotated[Path, typer.Option(help="Parameters file (its serving: section).")] = (
         DEFAULT_PARAMS
     ),
@@ -32,7 +40,8 @@ def serve(
     """Serve the model over HTTP in the foreground until SIGTERM or Ctrl-C."""
     from greenlight.serving import launch  # noqa: PLC0415
 
-    launch.serve(launch.resolve(params, bundle, prediction_log, workers), host, port)
+    settings = launch.resolve(params, bundle, prediction_log, workers, log_predictions)
+    launch.serve(settings, host, port)
 
 
 def bento(

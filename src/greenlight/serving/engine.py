@@ -17,6 +17,7 @@ from greenlight.serving.imports import import_skops_without_torch
 from greenlight.serving.prediction_log import (
     Entry,
     LossHook,
+    NoLog,
     PredictionLog,
     RotatingFile,
 )
@@ -31,7 +32,7 @@ Row = dict[str, Any]
 @dataclass(frozen=True)
 class Engine:
     predictor: Predictor
-    log: PredictionLog
+    log: PredictionLog | NoLog
 
     @classmethod
     def start(cls, settings: ServingSettings, on_loss: LossHook | None = None) -> Engine:
@@ -94,7 +95,10 @@ class Engine:
 
 def _open_log(
     settings: ServingSettings, columns: Sequence[str], on_loss: LossHook | None
-) -> PredictionLog:
+) -> PredictionLog | NoLog:
+    if not settings.log_predictions:
+        logger.info("prediction log off (serving.log_predictions: false)")
+        return NoLog()
     try:
         file = RotatingFile(settings.prediction_log, settings.log_max_bytes, settings.log_keep)
     except OSError as error:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,10 +183,28 @@ class FeedbackRoute:
         return JSONResponse(body, status_code=status)
 
 
+LOG_OFF = (
+    f"{WHERE}: this service keeps no prediction log (serving.log_predictions: false), so no "
+    "prediction can get feedback"
+)
+
+
+def _log_off(count: Callable[[str, int], object]) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint when there is no prediction log: every feedback names an unknown request."""
+
+    async def handle(_: Request) -> Response:
+        count("unknown", 1)
+        return JSONResponse({"error": LOG_OFF}, status_code=404)
+
+    return handle
+
+
 def feedback_route(
     settings: ServingSettings, spec: DatasetSpec, count: Callable[[str, int], object] = _ignore
 ) -> Route:
     """POST /feedback for the service's prediction log and outcome log (serving settings)."""
+    if not settings.log_predictions:
+        return Route("/feedback", _log_off(count), methods=["POST"])
     requests = LoggedRequests(settings.prediction_log, settings.log_keep)
     labels = (spec.target.positive, spec.target.negative)
     recorder = OutcomeRecorder(requests, settings.outcome_path, labels)

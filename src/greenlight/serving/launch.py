@@ -18,11 +18,20 @@ SERVICE = "greenlight.serving.service:Greenlight"
 
 
 def resolve(
-    params: Path, bundle: Path | None, prediction_log: Path | None, workers: int | None
+    params: Path,
+    bundle: Path | None,
+    prediction_log: Path | None,
+    workers: int | None,
+    log_predictions: bool | None = None,
 ) -> ServingSettings:
-    """Settings from params.yaml, GREENLIGHT_* variables and the options; absolute paths, so the
-    workers find them whatever their working directory."""
-    overrides = {"bundle": bundle, "prediction_log": prediction_log, "workers": workers}
+    """Settings from params.yaml, GREENLIGHT_* variables and the options (None: not given);
+    absolute paths, so the workers find them whatever their working directory."""
+    overrides = {
+        "bundle": bundle,
+        "prediction_log": prediction_log,
+        "workers": workers,
+        "log_predictions": log_predictions,
+    }
     settings = settings_module.resolve(params, os.environ, overrides)
     return settings.model_copy(
         update={

@@ -114,6 +114,20 @@ def _uncounted(reason: str, lines: int) -> None:
     """The default hook: the log's own counters (failures, dropped) still count it."""
 
 
+class NoLog:
+    """The prediction log turned off (`serving.log_predictions: false`): the request path queues
+    nothing, nothing is formatted or written, so nothing can be lost either."""
+
+    written = dropped = failures = 0
+    problem: str | None = None
+
+    def record(self, entry: Entry) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 class PredictionLog:
     """A bounded queue on the request path, a writer thread behind it; `close()` flushes.
 

@@ -19,6 +19,7 @@ from greenlight.paths import BUNDLE
 ENVIRONMENT = {
     "bundle": "GREENLIGHT_BUNDLE",
     "prediction_log": "GREENLIGHT_PREDICTION_LOG",
+    "log_predictions": "GREENLIGHT_LOG_PREDICTIONS",
     "outcome_log": "GREENLIGHT_OUTCOME_LOG",
     "max_batch": "GREENLIGHT_MAX_BATCH",
     "max_body_bytes": "GREENLIGHT_MAX_BODY_BYTES",
@@ -38,6 +39,9 @@ ENVIRONMENT = {
 class ServingSettings(Strict):
     bundle: Path = BUNDLE
     prediction_log: Path = Path("logs/predictions.jsonl")
+    # false: no prediction log at all (nothing queued, formatted or written); drift, POST
+    # /feedback and the deploy's shadow check then have no traffic to read
+    log_predictions: bool = True
     # where POST /feedback appends outcomes; None: outcomes.jsonl beside the prediction log
     outcome_log: Path | None = None
     max_batch: int = Field(1000, ge=1, le=100_000)
