@@ -9,8 +9,17 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from greenlight.logformat import FIELDS, LogFormatError, LoggedPrediction, logged_features, stamp
+from greenlight.logformat import (
+    FIELDS,
+    LogFormatError,
+    LoggedPrediction,
+    logged_features,
+    prediction_lines,
+    stamp,
+)
 
 DOC = Path(__file__).parents[1] / "docs" / "prediction-log.md"
 
@@ -70,3 +79,51 @@ def test_a_line_that_is_not_a_prediction_names_where_and_why(line: str, problem:
 def test_sensitive_columns_are_never_logged_features() -> None:
     kept = logged_features(["age", "sex", "race", "occupation"], {"sex", "race"})
     assert kept == ("age", "occupation")
+
+
+# What a record of the log may hold: tricky strings (quotes, backslashes, braces, the very
+# `},{"age":` the batch writer splits on, non-ASCII), numbers and missing values; under column
+# names that the writer can split on (the same first key in every record) and ones it cannot.
+VALUES = st.one_of(
+    st.none(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(['},{"age":1', '},{"age', '"', "\\", "}", "{", "é", "x,y", ":"]),
+    st.text(max_size=8),
+)
+COLUMNS = st.sampled_from(
+    [("age", 'o"c', "},{"), ('},{"age', "age"), ('"q', "x"), (":x", "y"), ("",), ("age",)]
+)
+
+
+def records_of(data: st.DataObject) -> list[dict[str, object]]:
+    columns = data.draw(COLUMNS)
+    count = data.draw(st.integers(0, 6))
+    records = [{name: data.draw(VALUES) for name in columns} for _ in range(count)]
+    if records and data.draw(st.booleans()):
+        records[-1] = dict(reversed(records[-1].items()))  # another first key: one by one
+    return records
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_a_request_s_lines_are_its_records_lines_whatever_they_hold(data: st.DataObject) -> None:
+    records = records_of(data)
+    labels = [data.draw(st.sampled_from([">50K", '<="50K\\'])) for _ in records]
+    probabilities = [data.draw(st.floats(0, 1)) for _ in records]
+    expected = [
+        a_prediction(features=row, label=label, probability=value).line()
+        for row, label, value in zip(records, labels, probabilities, strict=True)
+    ]
+    base = a_prediction()
+    lines = prediction_lines(
+        base.timestamp, base.request_id, base.model_version, records, (labels, probabilities)
+    )
+    assert lines == expected
+
+
+def test_a_request_with_a_nan_is_refused_like_its_record() -> None:
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        prediction_lines("t", "r", "v", [{"age": 1}, {"age": 2}], (["a", "b"], [0.5, math.nan]))
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        prediction_lines("t", "r", "v", [{"age": math.inf}], (["a"], [0.5]))

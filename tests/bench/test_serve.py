@@ -19,7 +19,9 @@ from tools.bench.serve import (
     Scenario,
     Tally,
     goals,
+    log_verdict,
     peer_starter,
+    pooled,
     run_scenario,
     summarize,
     tree_rss_mib,
@@ -118,6 +120,43 @@ def test_versus_peer_divides_each_scenario_by_the_peers() -> None:
             "cpu_per_request_ratio": 3.0,
         }
     }
+
+
+def test_rounds_pool_into_requests_over_seconds_and_cpu_over_requests() -> None:
+    rounds = [
+        {
+            "requests": 100,
+            "seconds": 1.0,
+            "errors": 0,
+            "cpu_seconds": 0.5,
+            "p50_ms": 4.0,
+            "p99_ms": 9.0,
+        },
+        {
+            "requests": 300,
+            "seconds": 3.0,
+            "errors": 1,
+            "cpu_seconds": 1.5,
+            "p50_ms": 6.0,
+            "p99_ms": 7.0,
+        },
+    ]
+    figures = pooled(rounds)
+    assert figures["requests_per_s"] == 100.0
+    assert figures["server_cpu_ms_per_request"] == 5.0
+    assert (figures["errors"], figures["p50_ms"], figures["p99_ms"]) == (1, 5.0, 9.0)
+
+
+def test_the_log_goal_is_at_most_a_tenth_of_the_throughput() -> None:
+    def figures(on: float) -> dict:
+        def one(rate: float, cpu: float) -> dict:
+            return {"requests_per_s": rate, "server_cpu_ms_per_request": cpu}
+
+        return {"log_on": one(on, 5.5), "log_off": one(100.0, 5.0)}
+
+    kept = log_verdict(figures(90.0), {"log_on": 100, "log_off": 0})
+    assert (kept["throughput_cost"], kept["cpu_per_request_ratio"], kept["met"]) == (0.1, 1.1, True)
+    assert log_verdict(figures(89.0), {"log_on": 100, "log_off": 0})["met"] is False
 
 
 def scenarios(c1_p50: float, c8: float, c32: float, batch: float, p99: float) -> list[dict]:

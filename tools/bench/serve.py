@@ -41,6 +41,7 @@ GOALS = {
     "p99_ms_max": 25.0,
     "batch_ratio_min": 1.0,
     "idle_rss_ratio_max": 1.2,
+    "log_cost_max": 0.10,
 }
 
 
@@ -59,6 +60,17 @@ SCENARIOS = (
     Scenario("single_c32", 32, 1, 4000, 20.0),
     Scenario("batch100_c1", 1, 100, 300, 20.0),
 )
+
+
+# The prediction log's cost: this scenario, LOG_ROUNDS times on each of two services (log on,
+# log off); after each run, the log's flush interval (0.5 s) and a margin before the CPU is read.
+LOG_SCENARIO = Scenario("batch100_c1", 1, 100, 300, 20.0)
+LOG_ROUNDS = 4
+LOG_SETTLE_S = 0.8
+LOG_SWITCH = {
+    "log_on": {"GREENLIGHT_LOG_PREDICTIONS": "true"},
+    "log_off": {"GREENLIGHT_LOG_PREDICTIONS": "false"},
+}
 
 
 @dataclass
@@ -190,6 +202,89 @@ def charged(
     spent = tree_cpu_seconds(server) - before
     result["server_cpu_ms_per_request"] = round(spent * 1000 / max(result["requests"], 1), 3)
     return result
+
+
+def settled_cpu(server: RunningServer, scenario: Scenario, body: bytes) -> dict[str, Any]:
+    """One scenario, then the prediction log's flush interval before the CPU is read, so the
+    writer's work for these requests is charged to them, not to the next run."""
+    before = tree_cpu_seconds(server)
+    result = run_scenario(server.base_url, scenario, body)
+    time.sleep(LOG_SETTLE_S)
+    result["cpu_seconds"] = tree_cpu_seconds(server) - before
+    return result
+
+
+def pooled(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several rounds of one server as one figure: requests over seconds, CPU over requests."""
+    requests = sum(result["requests"] for result in rounds)
+    seconds = sum(result["seconds"] for result in rounds)
+    cpu = sum(result.pop("cpu_seconds") for result in rounds)
+    return {
+        "requests": requests,
+        "errors": sum(result["errors"] for result in rounds),
+        "requests_per_s": round(requests / seconds, 1),
+        "server_cpu_ms_per_request": round(cpu * 1000 / max(requests, 1), 3),
+        "p50_ms": round(statistics.median(result["p50_ms"] for result in rounds), 3),
+        "p99_ms": max(result["p99_ms"] for result in rounds),
+        "rounds": rounds,
+    }
+
+
+def log_rounds(servers: dict[str, RunningServer], body: bytes) -> dict[str, dict[str, Any]]:
+    """LOG_ROUNDS of the 100-record scenario on each server, alternating which goes first, so a
+    machine that gets busier or quieter during the run weighs on both alike."""
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+    for server in servers.values():
+        run_scenario(server.base_url, Scenario("warm_up", 1, 100, 50, 10.0), body)
+    for number in range(LOG_ROUNDS):
+        names = list(servers) if number % 2 == 0 else list(reversed(servers))
+        for name in names:
+            rounds[name].append(settled_cpu(servers[name], LOG_SCENARIO, body))
+    return {name: pooled(results) for name, results in rounds.items()}
+
+
+def log_cost(bundle_dir: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The prediction log's cost on 100-record batches: the same service with the log on and
+    off (`GREENLIGHT_LOG_PREDICTIONS`), both up at once, measured in alternating rounds."""
+    body = request_body(records, LOG_SCENARIO.records_per_request)
+    with tempfile.TemporaryDirectory(prefix="greenlight-bench-log-") as scratch:
+        logs = {name: Path(scratch) / f"{name}.jsonl" for name in ("log_on", "log_off")}
+        with (
+            RunningServer.start(bundle_dir, logs["log_on"], environment=LOG_SWITCH["log_on"]) as on,
+            RunningServer.start(
+                bundle_dir, logs["log_off"], environment=LOG_SWITCH["log_off"]
+            ) as off,
+        ):
+            figures = log_rounds({"log_on": on, "log_off": off}, body)
+        lines = {name: _lines(path) for name, path in logs.items()}
+    return log_verdict(figures, lines)
+
+
+def _lines(path: Path) -> int:
+    """The lines of the log at `path` and of its rotated files (`path`.1, .2 ...)."""
+    files = [path, *path.parent.glob(f"{path.name}.[0-9]*")]
+    return sum(len(file.read_text().splitlines()) for file in files if file.exists())
+
+
+def log_verdict(figures: dict[str, dict[str, Any]], lines: dict[str, int]) -> dict[str, Any]:
+    """The log-on figures over the log-off ones, and the goal: the log costs at most 10 % of
+    the throughput. `lines_on_disk` proves the switch did what it says (and that nothing was
+    lost: every answered record of the log-on service, warm-up included, is a line)."""
+    on, off = figures["log_on"], figures["log_off"]
+    throughput = on["requests_per_s"] / off["requests_per_s"]
+    cost = 1 - throughput
+    return {
+        "scenario": asdict(LOG_SCENARIO),
+        **figures,
+        "lines_on_disk": lines,
+        "throughput_ratio": round(throughput, 3),
+        "cpu_per_request_ratio": round(
+            on["server_cpu_ms_per_request"] / off["server_cpu_ms_per_request"], 3
+        ),
+        "throughput_cost": round(cost, 3),
+        "goal_throughput_cost_max": GOALS["log_cost_max"],
+        "met": cost <= GOALS["log_cost_max"],
+    }
 
 
 def verdict(results: list[dict[str, Any]], floor: dict[str, float]) -> dict[str, Any]:
@@ -326,22 +421,29 @@ def peers(served: dict[str, Any], plain: dict[str, Any], engine: dict[str, Any])
     }
 
 
+def with_log_goal(report: dict[str, Any]) -> dict[str, Any]:
+    report["goals_met"]["prediction_log_cost_10pct"] = report["prediction_log_cost"]["met"]
+    return report
+
+
 def run(bundle_dir: Path = BUNDLE, output: Path = OUTPUT) -> dict[str, Any]:
     floor = in_process_floor(bundle_dir)
     records = [answer["record"] for answer in load_bundle(bundle_dir).manifest["known_answers"]]
     served = measure(lambda log: RunningServer.start(bundle_dir, log), records)
     plain = measure(peer_starter(bundle_dir, coalesce=False), records)
     engine = measure(peer_starter(bundle_dir, coalesce=True), records)
+    prediction_log = log_cost(bundle_dir, records)
     report = {
         "machine": machine(),
         "serving": serving_settings(bundle_dir),
         "floor": floor,
         **served,
         **peers(served, plain, engine),
+        "prediction_log_cost": prediction_log,
         "targets": TARGETS,
         **verdict(served["scenarios"], floor),
     }
-    write_json(output, report)
+    write_json(output, with_log_goal(report))
     return report
 
 
@@ -351,6 +453,11 @@ def print_comparisons(report: dict[str, Any]) -> None:
     for name, ratios in report["versus_engine_peer"].items():
         print(f"{name:<12} vs the same engine on Starlette: {ratios}")
     print(f"idle memory {report['idle_rss_mib']} MiB, {report['idle_rss_over_peer']}x the peer's")
+    log = report["prediction_log_cost"]
+    print(
+        f"prediction log, 100-record batches: throughput on/off {log['throughput_ratio']}, "
+        f"CPU per request on/off {log['cpu_per_request_ratio']}, lines {log['lines_on_disk']}"
+    )
     print(f"issue 13 goals met: {report['goals_met']}")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from greenlight.filelock import lock_path, locked
-from greenlight.logformat import LoggedPrediction, stamp
+from greenlight.logformat import prediction_lines, stamp
 
 logger = logging.getLogger(__name__)
 
@@ -36,20 +36,12 @@ class Entry:
 
 
 def format_entry(entry: Entry, columns: Sequence[str]) -> list[str]:
-    """The JSON lines of one request (`LoggedPrediction.line`), each ending in a newline."""
+    """The JSON lines of one request (`LoggedPrediction.line` of each record), each ending in a
+    newline; ValueError (or TypeError) where a value is not JSON."""
     moment = stamp(datetime.fromtimestamp(entry.time, UTC))
-    answers = zip(entry.rows, entry.labels, entry.probabilities, strict=True)
-    return [
-        LoggedPrediction(
-            moment,
-            entry.request_id,
-            entry.model_version,
-            {name: row.get(name) for name in columns},
-            label,
-            probability,
-        ).line()
-        for row, label, probability in answers
-    ]
+    features = [{name: row.get(name) for name in columns} for row in entry.rows]
+    answers = (entry.labels, entry.probabilities)
+    return prediction_lines(moment, entry.request_id, entry.model_version, features, answers)
 
 
 class RotatingFile:
