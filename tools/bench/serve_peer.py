@@ -23,14 +23,18 @@ from starlette.routing import Mount, Route
 
 from greenlight.localnet import HOST
 from greenlight.serving.app import PredictRoute, predict_app
-from greenlight.serving.engine import Engine, freeze_startup_heap
+from greenlight.serving.imports import import_for_serving
 from greenlight.serving.schema import request_schema
 from greenlight.serving.settings import ServingSettings, from_environment
 
 
 def build_app(settings: ServingSettings) -> Starlette:
     """The service's own /predict route (serving/app.py) on plain Starlette; with
-    `settings.coalesce` false, one model call per request: the plain app of issue 13."""
+    `settings.coalesce` false, one model call per request: the plain app of issue 13. It imports
+    what the service's worker imports, in the same order (service.py, `_engine_module`)."""
+    import_for_serving()
+    from greenlight.serving.engine import Engine, freeze_startup_heap  # noqa: PLC0415
+
     engine = Engine.start(settings)
     bundle = engine.predictor.bundle
     route = PredictRoute(request_schema(bundle.spec, bundle.features, settings.max_batch))

@@ -13,7 +13,7 @@ from typing import Any
 from greenlight.artifacts import load_bundle
 from greenlight.errors import ConfigError
 from greenlight.logformat import logged_features
-from greenlight.serving.imports import import_skops_without_torch
+from greenlight.serving.imports import import_for_serving
 from greenlight.serving.prediction_log import (
     Entry,
     LossHook,
@@ -39,7 +39,7 @@ class Engine:
         """Load the bundle (hash-checked), warm up on its known answers, open the log (whose
         every lost line is reported to `on_loss`). Raises a GreenlightError naming the file or
         the record that is wrong."""
-        import_skops_without_torch()  # before the bundle's loader imports it (serving/imports.py)
+        import_for_serving()  # before the bundle's loader imports skops (serving/imports.py)
         bundle = load_bundle(settings.bundle)
         predictor = Predictor.for_bundle(bundle)
         checked = check_known_answers(predictor, settings.known_answer_tolerance)

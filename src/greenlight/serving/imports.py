@@ -2,7 +2,12 @@
 importing each of sklearn's packages, `sklearn.externals.array_api_compat.torch` among them, and
 that one imports torch whenever torch is installed (181 MiB and seconds, for a gradient-boosting
 model). Importing skops.io with torch refused makes that vendored package fail to import, which
-sklearn's scan ignores; a torch bundle still imports torch itself, when its loader asks."""
+sklearn's scan ignores; a torch bundle still imports torch itself, when its loader asks.
+
+The same scan imports scikit-learn's test helpers and with them pytest, and pandas imports
+pyarrow whenever it is installed: neither is used to serve, and together they held about 40 MiB of
+every serving process (README, Serving: Speed). `import_for_serving` loads pandas and skops.io
+without all three; it must run before anything imports pandas (the engine module does)."""
 
 from __future__ import annotations
 
@@ -39,6 +44,13 @@ def refused(*names: str) -> Iterator[None]:
         sys.meta_path.remove(finder)
 
 
-def import_skops_without_torch() -> None:
-    with refused("torch"):
+# Installed for the pipeline, never used to serve a bundle (torch: see above, for a torch bundle
+# its loader imports it later, outside this block).
+NOT_FOR_SERVING = ("torch", "pytest", "pyarrow")
+
+
+def import_for_serving() -> None:
+    """pandas and skops.io, without NOT_FOR_SERVING (each of them imports without those)."""
+    with refused(*NOT_FOR_SERVING):
+        importlib.import_module("pandas")
         importlib.import_module("skops.io")

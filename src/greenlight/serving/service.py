@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 # One thread per prediction: OpenMP's thread team costs more than it saves on small batches,
@@ -102,6 +103,18 @@ ROUTE = PredictRoute(SCHEMA, Hooks(count_predictions, count_model_error))
 FEEDBACK_ROUTE = feedback_route(SETTINGS, SPEC, count_feedback)
 
 
+def _engine_module() -> ModuleType:
+    """Imported in the worker only: BentoML's supervisor imports this module too, and with the
+    engine's scikit-learn, scipy and pandas it held as much memory as the worker. pandas and
+    skops first, without what serving never uses (serving/imports.py)."""
+    from greenlight.serving.imports import import_for_serving  # noqa: PLC0415
+
+    import_for_serving()
+    from greenlight.serving import engine  # noqa: PLC0415
+
+    return engine
+
+
 @bentoml.asgi_app(predict_app(ROUTE, FEEDBACK_ROUTE), path="/")
 @bentoml.service(
     name="greenlight",
@@ -121,10 +134,7 @@ class Greenlight:
         self.engine: Engine | None = None
         for counter in (LOG_FAILURES, LOG_DROPPED, CLIENT_ABORTS):
             counter.inc(0)  # listed in /metrics from the start, at 0
-        # Imported here, in the worker: BentoML's supervisor imports this module too, and with
-        # the engine's scikit-learn, scipy and pandas it held as much memory as the worker.
-        from greenlight.serving import engine  # noqa: PLC0415
-
+        engine = _engine_module()
         try:
             self.engine = engine.Engine.start(SETTINGS, on_loss=count_log_loss)
         except GreenlightError as error:
