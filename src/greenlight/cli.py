@@ -30,7 +30,9 @@ HELP = "\n".join(
         "Exit codes, the same for every command:",
         "0 ok;",
         "1 a check failed or a rollback happened (gate, ref or image check, rejected deploy);",
-        "2 bad input or config (params.yaml, data, a model file, an option, a variable);",
+        "2 bad input or config (params.yaml, data, a model file, an option, a variable); a "
+        "params file's problem reads `error: <file>: <dotted.key>: <problem>`, e.g. "
+        "`error: params.yaml: train.hgb.max_itr: Extra inputs are not permitted`;",
         "3 drift or a performance degradation found (drift, monitor performance);",
         "4 infrastructure unavailable or failed mid-operation (cluster, proxy, container "
         "engine, registry, GitHub): the input may be fine, a retry can succeed.",

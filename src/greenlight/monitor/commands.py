@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from greenlight.ci.step_files import append
-from greenlight.config import DEFAULT_PARAMS, load_params
 from greenlight.errors import ConfigError, ExitCode, MissingInputError
 from greenlight.paths import BUNDLE, REPORTS, SPLIT
+from greenlight.settings_base import DEFAULT_PARAMS
 
 if TYPE_CHECKING:
     from greenlight.monitor.drift import DriftResult
     from greenlight.monitor.issue import IssueKind
+    from greenlight.settings import Settings
 
 app = typer.Typer()
 REFERENCE = SPLIT / "train.parquet"  # the validated training features of the deployed model
@@ -48,14 +49,20 @@ def drift(
 ) -> None:
     """Compare a window of logged traffic with the training data. Exit 0: no drift, 3: drift."""
     from greenlight.monitor import job  # noqa: PLC0415
-    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
 
-    settings = drift_params(load_params(params), params)
+    settings = monitor_settings(params).drift
     task = job.DriftJob(settings, log, bundle, reference, reports, _moment(until))
     result, context = job.run(task)
     typer.echo(summary(result, context))
     typer.echo(f"reports: {reports}/drift.html, drift.json, drift.md")
     finish("drift", result.drifted, github_output)
+
+
+def monitor_settings(params: Path) -> Settings:
+    """The params file without its dataset section: the monitors read the bundle's contract."""
+    from greenlight.settings import load_settings  # noqa: PLC0415
+
+    return load_settings(params, with_dataset=False)
 
 
 def finish(key: str, found: bool, github_output: Path | None) -> None:
@@ -102,9 +109,7 @@ def drift_fetch(
     ] = None,
 ) -> None:
     """Fetch the prediction log from where the deployment ships it (drift.source)."""
-    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
-
-    settings = drift_params(load_params(params), params)
+    settings = monitor_settings(params).drift
     fetched = _fetch_or_notice(
         source or settings.source, log or settings.prediction_log, missing_ok
     )
@@ -148,16 +153,15 @@ def ship_logs(
 ) -> None:
     """Mirror the prediction log, its rotated files and the outcome log beside it (POST /feedback
     writes it there) to where the monitors read them (drift.source)."""
-    from greenlight.monitor.settings import drift_params, performance_params  # noqa: PLC0415
     from greenlight.monitor.ship import dvc_remotes  # noqa: PLC0415
     from greenlight.monitor.ship import ship_logs as ship  # noqa: PLC0415
 
-    loaded = load_params(params)
-    settings = drift_params(loaded, params)
+    loaded = monitor_settings(params)
+    settings = loaded.drift
     prediction_log = log or settings.prediction_log
     destination, remotes = target or settings.source, dvc_remotes()
     names = ship(prediction_log, destination, remotes)
-    outcome_log = prediction_log.with_name(performance_params(loaded, params).outcome_log.name)
+    outcome_log = prediction_log.with_name(loaded.monitor.performance.outcome_log.name)
     if outcome_log.is_file():
         names += ship(outcome_log, destination, remotes)
     typer.echo(f"shipped {len(names)} log file(s) to {destination}: {', '.join(names)}")
