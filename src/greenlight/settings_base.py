@@ -40,10 +40,10 @@ def check(model: type[_Model], raw: object, source: object, section: str = "") -
 
 
 def read_yaml(path: Path) -> object:
+    if not path.is_file():  # absent, or a folder
+        raise SettingsError(f"{path}: file not found")
     try:
         return yaml.safe_load(path.read_text())
-    except FileNotFoundError as error:
-        raise SettingsError(f"{path}: file not found") from error
     except yaml.YAMLError as error:
         raise SettingsError(f"{path}: not valid YAML: {error}") from error
 
