@@ -245,7 +245,7 @@ def test_a_relative_socket_path_is_refused_and_the_local_target_uses_absolute_on
     with pytest.raises(ConfigError, match="must be absolute"):
         render_config(layout, as_root=False)
     target = LocalTarget(LocalSettings(state_dir=Path(".deploy/local")))
-    assert target.root.is_absolute() and target.api.socket.is_absolute()
+    assert target.root.is_absolute() and target.proxy.api.socket.is_absolute()
 
 
 def test_a_socket_path_too_long_is_refused() -> None:
