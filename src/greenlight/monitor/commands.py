@@ -32,6 +32,20 @@ LogOption = Annotated[
     Path | None, typer.Option(help="Prediction log (default: drift.prediction_log).")
 ]
 UntilOption = Annotated[str | None, typer.Option(help="Window end, ISO 8601 (default: now).")]
+# where the deployment ships its logs (ship-logs) and the monitors fetch them from
+LogStoreOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The logs' folder: remote://<remote>/<folder> or a URL (default: drift.source)."
+    ),
+]
+# the fetch commands' (drift-fetch, outcomes fetch)
+MissingOkOption = Annotated[
+    bool, typer.Option(help="CI: a source that holds no log yet is a notice, not an error.")
+]
+FetchedOption = Annotated[
+    Path | None, typer.Option(envvar="GITHUB_OUTPUT", help="Write fetched=true|false here.")
+]
 
 
 @app.command()
@@ -93,28 +107,19 @@ def summary(result: DriftResult, context: dict[str, Any]) -> str:
 @app.command("drift-fetch")
 def drift_fetch(
     params: ParamsOption = DEFAULT_PARAMS,
-    source: Annotated[
-        str | None, typer.Option(help="dvc get-url URL (default: drift.source).")
-    ] = None,
+    source: LogStoreOption = None,
     log: LogOption = None,
     *,
-    missing_ok: Annotated[
-        bool, typer.Option(help="CI: a source that holds no log yet is a notice, not an error.")
-    ] = False,
-    github_output: Annotated[
-        Path | None, typer.Option(envvar="GITHUB_OUTPUT", help="Write fetched=true|false here.")
-    ] = None,
+    missing_ok: MissingOkOption = False,
+    github_output: FetchedOption = None,
     summary: Annotated[
         Path | None, typer.Option(envvar="GITHUB_STEP_SUMMARY", help="Append the notice here.")
     ] = None,
 ) -> None:
     """Fetch the prediction log from where the deployment ships it (drift.source)."""
     settings = monitor_settings(params).drift
-    fetched = _fetch_or_notice(
-        source or settings.source, log or settings.prediction_log, missing_ok
-    )
-    append(github_output, f"fetched={str(fetched is not None).lower()}\n")
-    if fetched is None:
+    where = (source or settings.source, log or settings.prediction_log)
+    if not fetch_or_notice(*where, missing_ok=missing_ok, github_output=github_output):
         append(summary, _NOT_SHIPPED_NOTICE)
 
 
@@ -124,10 +129,16 @@ _NOT_SHIPPED_NOTICE = (
 )
 
 
-def _fetch_or_notice(
-    source: str, log: Path, missing_ok: bool, what: str = "prediction log"
-) -> list[Path] | None:
-    """The fetched files; None when the source holds no log yet and that is allowed."""
+def fetch_or_notice(
+    source: str,
+    log: Path,
+    *,
+    missing_ok: bool,
+    github_output: Path | None,
+    what: str = "prediction log",
+) -> bool:
+    """Fetch `log` from `source` and tell the workflow `fetched=true|false`; False when the
+    source holds no log yet and that is allowed (a notice is printed)."""
     from greenlight.monitor.errors import NoLogShippedError  # noqa: PLC0415
     from greenlight.monitor.fetch import fetch_log  # noqa: PLC0415
 
@@ -137,18 +148,17 @@ def _fetch_or_notice(
         if not missing_ok:
             raise
         typer.echo(f"::notice title=greenlight: no {what} yet::{error}")
-        return None
+        append(github_output, "fetched=false\n")
+        return False
+    append(github_output, "fetched=true\n")
     typer.echo(f"fetched {len(files)} log file(s) from {source}")
-    return files
+    return True
 
 
 @app.command("ship-logs")
 def ship_logs(
     params: ParamsOption = DEFAULT_PARAMS,
-    target: Annotated[
-        str | None,
-        typer.Option(help="fsspec URL or remote://<remote>/<folder> (default: drift.source)."),
-    ] = None,
+    target: LogStoreOption = None,
     log: LogOption = None,
 ) -> None:
     """Mirror the prediction log, its rotated files and the outcome log beside it (POST /feedback

@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from greenlight.ci.step_files import append
 from greenlight.monitor.commands import (
+    FetchedOption,
     LogOption,
+    LogStoreOption,
+    MissingOkOption,
     ParamsOption,
     UntilOption,
-    _fetch_or_notice,
     _moment,
     _read_summary,
+    fetch_or_notice,
     finish,
     monitor_settings,
     open_or_update,
@@ -114,25 +116,23 @@ def performance_issue(
 @outcomes.command("fetch")
 def fetch(
     params: ParamsOption = DEFAULT_PARAMS,
-    source: Annotated[
-        str | None,
-        typer.Option(help="The logs' folder, a dvc get-url URL (default: drift.source)."),
-    ] = None,
+    source: LogStoreOption = None,
     outcome_log: OutcomeLogOption = None,
     *,
-    missing_ok: Annotated[
-        bool, typer.Option(help="CI: a source with no outcome log yet is a notice, not an error.")
-    ] = False,
-    github_output: Annotated[
-        Path | None, typer.Option(envvar="GITHUB_OUTPUT", help="Write fetched=true|false here.")
-    ] = None,
+    missing_ok: MissingOkOption = False,
+    github_output: FetchedOption = None,
 ) -> None:
     """Fetch the outcome log from the folder the deployment ships its logs to (drift.source)."""
     loaded = monitor_settings(params)
     target = outcome_log or loaded.monitor.performance.outcome_log
     folder = (source or loaded.drift.source).rstrip("/")
-    fetched = _fetch_or_notice(f"{folder}/{target.name}", target, missing_ok, "outcome log")
-    append(github_output, f"fetched={str(fetched is not None).lower()}\n")
+    fetch_or_notice(
+        f"{folder}/{target.name}",
+        target,
+        missing_ok=missing_ok,
+        github_output=github_output,
+        what="outcome log",
+    )
 
 
 def result_line(result: PerformanceResult) -> str:
