@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from greenlight.config import TOOL_SECTIONS, Params
 from greenlight.errors import ExitCode
 from greenlight.serving.settings import resolve
 from greenlight.settings import Settings, load_settings
@@ -142,6 +143,10 @@ def misspell(path: Path, dotted: str) -> str:
     return f"{dotted}x"
 
 
+def test_the_stages_set_aside_exactly_the_tools_sections() -> None:
+    assert set(TOOL_SECTIONS) == set(Settings.model_fields) - set(Params.model_fields)
+
+
 def test_every_section_of_the_file_is_a_field_of_the_one_model() -> None:
     sections = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert set(sections) <= set(Settings.model_fields)
@@ -186,6 +191,11 @@ def test_deploy_and_the_monitors_run_without_the_schema_file(
     (other_params.parent / "schema.yaml").unlink()
     _, _, err = invoke(*FAMILIES[family], "--params", str(other_params))
     assert "schema" not in err and f"{other_params}:" not in err, err
+
+
+def test_a_folder_given_as_the_file_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=rf"^{tmp_path}: file not found"):
+        load_settings(tmp_path, with_dataset=False)
 
 
 def test_an_absent_file_is_every_default_only_where_allowed(tmp_path: Path) -> None:

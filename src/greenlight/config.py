@@ -1,14 +1,14 @@
 """The pipeline's sections of params.yaml (dataset, featurize, train, evaluate, fairness, explain,
-gate, card) and `Params`, the file as the stages read it. The tools' sections (drift, monitor,
+gate, card) and `Params`, what the stages read of it. The tools' sections (drift, monitor,
 serving, deploy) are typed in greenlight.settings, which adds them to these: the stages never
 import a tool's settings, so a change there never re-runs the pipeline."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from greenlight.settings_base import DEFAULT_PARAMS, SettingsError, Strict, check, read_yaml
 from greenlight.spec import DatasetSpec
@@ -98,16 +98,13 @@ class CardParams(Strict):
     limitations: tuple[str, ...] = ()
 
 
-# A tool's section (drift, monitor, serving, deploy): greenlight.settings.Settings types it; here
-# only named, so that a misspelt top-level section is refused by the stages too.
-ToolSection = Annotated[dict[str, Any], BeforeValidator(lambda value: value or {})]
+# The tools' sections, typed by greenlight.settings.Settings. load_params sets them aside: a stage
+# checks every other section name (a misspelt one is an unknown field of Params), no tool's keys.
+TOOL_SECTIONS = ("drift", "monitor", "serving", "deploy")
 
 
 class Params(Strict):
-    drift: ToolSection = Field(default_factory=dict)
-    monitor: ToolSection = Field(default_factory=dict)
-    serving: ToolSection = Field(default_factory=dict)
-    deploy: ToolSection = Field(default_factory=dict)
+    """The pipeline's sections of params.yaml, what every stage takes."""
 
     dataset: DatasetSpec
     featurize: FeaturizeParams = FeaturizeParams()
@@ -140,7 +137,8 @@ def load_params(path: Path = DEFAULT_PARAMS) -> Params:
     """Read and check params.yaml and the schema file it names; every problem names its key,
     e.g. `train.hgb.max_iter` or `dataset.columns.age.min`."""
     raw, source = with_columns(read_yaml(path), path)
-    return check(Params, raw, source)
+    pipeline = {key: value for key, value in raw.items() if key not in TOOL_SECTIONS}
+    return check(Params, pipeline, source)
 
 
 def with_columns(raw: object, path: Path) -> tuple[dict, str]:

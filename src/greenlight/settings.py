@@ -18,8 +18,8 @@ from greenlight.spec import DatasetSpec
 
 class Settings(Params):
     """The whole file, one field a section, each typed by the model its command owns: the
-    pipeline's are Params' (greenlight.config, all the stages import), the tools' are typed here
-    (the stages leave them unchecked, so that a tool's settings are no dependency of theirs).
+    pipeline's are Params' (greenlight.config, all the stages import), the tools' (config's
+    TOOL_SECTIONS) are added here, so that no tool's settings module is a stage's dependency.
     `dataset` is None when read `with_dataset=False`: serve, deploy and the monitors never read
     the data, so they do not need its schema file."""
 
