@@ -10,6 +10,7 @@ import yaml
 
 from greenlight.config import load_params
 from greenlight.errors import ConfigError
+from greenlight.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,12 +51,10 @@ def test_a_misspelt_section_is_refused_not_ignored(config_dir: Path) -> None:
 
 
 def test_a_drift_mistake_names_the_params_file_it_came_from(config_dir: Path) -> None:
-    from greenlight.monitor.settings import drift_params
-
     path = config_dir / "params.yaml"
     edit(path, lambda d: d["drift"].update(p_value=2))
     with pytest.raises(ConfigError, match=rf"^{path}: drift\.p_value"):
-        drift_params(load_params(path), path)
+        load_settings(path, with_dataset=False)
 
 
 def test_bad_value_is_named(config_dir: Path) -> None:

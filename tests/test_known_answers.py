@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from greenlight.config import read_yaml
 from greenlight.deploy import commands
 from greenlight.deploy.controller import Controller
 from greenlight.deploy.settings import parse_settings
@@ -21,6 +20,7 @@ from greenlight.errors import ArtifactError, ConfigError
 from greenlight.known_answers import DEFAULT_TOLERANCE, compare
 from greenlight.serving.predictor import check_known_answers
 from greenlight.serving.settings import ServingSettings, resolve
+from greenlight.settings_base import read_yaml
 
 PARAMS = Path(__file__).parents[1] / "params.yaml"
 RECORDED = [0.1, 0.5, 0.9]

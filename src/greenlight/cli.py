@@ -16,12 +16,13 @@ import typer
 from typer.core import TyperGroup
 
 from greenlight.ci import commands as ci_commands
-from greenlight.config import DEFAULT_PARAMS, Params, load_params
+from greenlight.config import load_params
 from greenlight.deploy import commands as deploy_commands
 from greenlight.errors import ExitCode, GreenlightError
 from greenlight.monitor import commands as monitor_commands
 from greenlight.monitor import outcome_commands
 from greenlight.serving import commands as serving_commands
+from greenlight.settings_base import DEFAULT_PARAMS
 
 HELP = "\n".join(
     [
@@ -30,7 +31,9 @@ HELP = "\n".join(
         "Exit codes, the same for every command:",
         "0 ok;",
         "1 a check failed or a rollback happened (gate, ref or image check, rejected deploy);",
-        "2 bad input or config (params.yaml, data, a model file, an option, a variable);",
+        "2 bad input or config (params.yaml, data, a model file, an option, a variable); a "
+        "params file's problem reads `error: <file>: <dotted.key>: <problem>`, e.g. "
+        "`error: params.yaml: train.hgb.max_itr: Extra inputs are not permitted`;",
         "3 drift or a performance degradation found (drift, monitor performance);",
         "4 infrastructure unavailable or failed mid-operation (cluster, proxy, container "
         "engine, registry, GitHub): the input may be fine, a retry can succeed.",
@@ -60,60 +63,35 @@ app = typer.Typer(
 ParamsOption = Annotated[Path, typer.Option("--params", help="Pipeline parameters file.")]
 
 
-def _params(path: Path) -> Params:
-    return load_params(path)
-
-
 def _echo(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, default=str))
 
 
-def _stage(name: str, params: Path) -> None:
-    from greenlight.stages.runner import run_stage  # noqa: PLC0415
-
-    _echo(run_stage(name, params))
-
-
-@app.command()
-def validate(params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Check the raw data against the dataset contract; write typed copies."""
-    _stage("validate", params)
-
-
-@app.command()
-def featurize(params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Split train/valid/test and fit the preprocessor on train only."""
-    _stage("featurize", params)
+# The pipeline's stages in dvc.yaml's order: `greenlight <stage>` runs `bin/stage <stage>`'s code.
+STAGES = {
+    "validate": "Check the raw data against the dataset contract; write typed copies.",
+    "featurize": "Split train/valid/test and fit the preprocessor on train only.",
+    "train": "Fit the model named by train.model and write models/bundle.",
+    "evaluate": "Score the test split: metrics, plots, permutation importance.",
+    "fairness": "Group metrics and parity/odds differences for every sensitive attribute.",
+    "explain": "Mean absolute feature contributions on the test split, overall and per sensitive "
+    "group.",
+    "card": "Write the model card (reports/model_card.md).",
+}
 
 
-@app.command()
-def train(params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Fit the model named by train.model and write models/bundle."""
-    _stage("train", params)
+def _add_stage(name: str, summary: str) -> None:
+    def stage(params: ParamsOption = DEFAULT_PARAMS) -> None:
+        from greenlight.stages.runner import run_stage  # noqa: PLC0415
+
+        _echo(run_stage(name, params))
+
+    stage.__doc__ = summary
+    app.command(name)(stage)
 
 
-@app.command()
-def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Score the test split: metrics, plots, permutation importance."""
-    _stage("evaluate", params)
-
-
-@app.command()
-def fairness(params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Group metrics and parity/odds differences for every sensitive attribute."""
-    _stage("fairness", params)
-
-
-@app.command()
-def explain(params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Mean absolute feature contributions on the test split, overall and per sensitive group."""
-    _stage("explain", params)
-
-
-@app.command()
-def card(params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Write the model card (reports/model_card.md)."""
-    _stage("card", params)
+for _name, _summary in STAGES.items():
+    _add_stage(_name, _summary)
 
 
 @app.command()
@@ -121,7 +99,7 @@ def gate(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Exit 1 unless every metric and fairness difference meets params.yaml."""
     from greenlight.stages import gate as stage  # noqa: PLC0415
 
-    checks = stage.run(_params(params))
+    checks = stage.run(load_params(params))
     for check in checks:
         typer.echo(check.describe())
     failed = stage.failures(checks)
@@ -167,9 +145,10 @@ def report(
     explanations, data, cost vs the base) and the list of PNGs the workflow keeps."""
     from greenlight import report as pr_report  # noqa: PLC0415
 
-    markdown = pr_report.run(
-        _params(params), base, params_path=params, output=output, base_bundle_dir=base_bundle
+    inputs = pr_report.gather(
+        load_params(params), base, params_path=params, base_bundle_dir=base_bundle
     )
+    markdown = pr_report.write(inputs, output)
     typer.echo(f"{output} written: {markdown.splitlines()[0].lstrip('# ')}")
 
 

@@ -1,40 +1,17 @@
-"""params.yaml, parsed and checked: the one strict base model, the one reader and the one error
-format for every section (pipeline, serving, deploy, drift, monitor). A typo or a bad value is
-reported as `<file>: <dotted.key>: <problem>`, whichever command reads the section."""
+"""The pipeline's sections of params.yaml (dataset, featurize, train, evaluate, fairness, explain,
+gate, card) and `Params`, what the stages read of it. The tools' sections (drift, monitor,
+serving, deploy) are typed in greenlight.settings, which adds them to these: the stages never
+import a tool's settings, so a change there never re-runs the pipeline."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Literal
 
-import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
+from pydantic import Field, model_validator
 
-from greenlight.errors import ConfigError
+from greenlight.settings_base import DEFAULT_PARAMS, SettingsError, Strict, check, read_yaml
 from greenlight.spec import DatasetSpec
-
-DEFAULT_PARAMS = Path("params.yaml")
-
-
-class SettingsError(ConfigError):
-    """A params file is missing, unreadable, or a key in it is unknown or has a bad value; the
-    message names the file and each dotted key."""
-
-
-class Strict(BaseModel):
-    """The base of every settings model: an unknown key is an error at every level."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class FeaturizeParams(Strict):
@@ -121,17 +98,13 @@ class CardParams(Strict):
     limitations: tuple[str, ...] = ()
 
 
-# A section of params.yaml that another tool checks with its own model when it runs (serving,
-# deploy and monitor settings), so the pipeline does not import them; here only named, so that a
-# misspelt top-level section is refused instead of ignored.
-ToolSection = Annotated[dict[str, Any], BeforeValidator(lambda value: value or {})]
+# The tools' sections, typed by greenlight.settings.Settings. load_params sets them aside: a stage
+# checks every other section name (a misspelt one is an unknown field of Params), no tool's keys.
+TOOL_SECTIONS = ("drift", "monitor", "serving", "deploy")
 
 
 class Params(Strict):
-    drift: ToolSection = {}
-    monitor: ToolSection = {}
-    serving: ToolSection = {}
-    deploy: ToolSection = {}
+    """The pipeline's sections of params.yaml, what every stage takes."""
 
     dataset: DatasetSpec
     featurize: FeaturizeParams = FeaturizeParams()
@@ -144,6 +117,8 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _test_split_fits_the_files(self) -> Params:
+        if self.dataset is None:  # greenlight.settings.Settings, read without the schema
+            return self
         single, test_size = self.dataset.single_file, self.featurize.test_size
         if single and test_size is None:
             raise ValueError(
@@ -161,9 +136,16 @@ class Params(Strict):
 def load_params(path: Path = DEFAULT_PARAMS) -> Params:
     """Read and check params.yaml and the schema file it names; every problem names its key,
     e.g. `train.hgb.max_iter` or `dataset.columns.age.min`."""
-    raw = read_yaml(path)
+    raw, source = with_columns(read_yaml(path), path)
+    pipeline = {key: value for key, value in raw.items() if key not in TOOL_SECTIONS}
+    return check(Params, pipeline, source)
+
+
+def with_columns(raw: object, path: Path) -> tuple[dict, str]:
+    """The params file's mapping with the columns of the schema file it names (dataset.schema)
+    inlined into its dataset section, and what an error names: `<params> + <schema>`."""
     schema = _schema_path(raw, path)
-    return parse_params(_inline_columns(raw, read_yaml(schema)), source=f"{path} + {schema}")
+    return _inline_columns(raw, read_yaml(schema)), f"{path} + {schema}"
 
 
 def _schema_path(raw: object, params_path: Path) -> Path:
@@ -181,52 +163,3 @@ def _inline_columns(raw: dict, schema: object) -> dict:
         raise SettingsError("the schema file must have a top-level `columns:` mapping")
     dataset = {key: value for key, value in raw["dataset"].items() if key != "schema"}
     return {**raw, "dataset": {**dataset, "columns": schema["columns"]}}
-
-
-def parse_params(raw: object, source: str = "params") -> Params:
-    return check(Params, raw, source)
-
-
-def check(model: type[_Model], raw: object, source: object, section: str = "") -> _Model:
-    """`raw` as `model`, or one SettingsError: `<source>: <section>.<key>: <problem>; ...`."""
-    try:
-        return model.model_validate(raw if raw is not None else {})
-    except ValidationError as error:
-        problems = "; ".join(_describe(problem, section) for problem in error.errors())
-        raise SettingsError(f"{source}: {problems}") from error
-
-
-def read_sections(path: Path, required: bool = False) -> dict[str, Any]:
-    """params.yaml's top-level mapping, every section name checked ({} where the file is absent
-    and not `required`), so that a command reading one section still refuses a misspelt other."""
-    raw = read_yaml(path) if required or path.is_file() else {}
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path}: expected a mapping of sections")
-    unknown = sorted(str(key) for key in raw if key not in Params.model_fields)
-    if unknown:
-        raise SettingsError(
-            f"{path}: " + "; ".join(f"{key}: Extra inputs are not permitted" for key in unknown)
-        )
-    return raw
-
-
-def section_of(path: Path, name: str, model: type[_Model]) -> _Model:
-    """One dotted section of the params file (e.g. `monitor.performance`), checked as `model`."""
-    raw: object = read_sections(path)
-    for part in name.split("."):
-        raw = raw.get(part) if isinstance(raw, dict) else None
-    return check(model, raw, path, name)
-
-
-def read_yaml(path: Path) -> object:
-    try:
-        return yaml.safe_load(path.read_text())
-    except FileNotFoundError as error:
-        raise SettingsError(f"{path}: file not found") from error
-    except yaml.YAMLError as error:
-        raise SettingsError(f"{path}: not valid YAML: {error}") from error
-
-
-def _describe(problem: dict, section: str) -> str:
-    key = ".".join(str(part) for part in (*([section] if section else []), *problem["loc"]))
-    return f"{key}: {problem['msg']}" if key else problem["msg"]  # a whole-params check has no key

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from greenlight.settings_base import Strict
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -15,11 +17,7 @@ TWO_FILES = frozenset({"train", "test"})  # the test file is the test split
 ONE_FILE = frozenset({"all"})  # featurize holds out a seeded, stratified test split
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ColumnSpec(_Strict):
+class ColumnSpec(Strict):
     type: Literal["int", "float", "category"]
     values: tuple[str, ...] = ()
     min: float | None = None
@@ -37,19 +35,19 @@ class ColumnSpec(_Strict):
         return self
 
 
-class FileSpec(_Strict):
+class FileSpec(Strict):
     path: str
     skip_rows: int = Field(0, ge=0)
     label_suffix: str = ""
 
 
-class TargetSpec(_Strict):
+class TargetSpec(Strict):
     column: str
     positive: str
     negative: str
 
 
-class DatasetSpec(_Strict):
+class DatasetSpec(Strict):
     name: str
     description: str = ""
     separator: str = ","

@@ -24,7 +24,7 @@ from deploy_rig import RIG_MARK, marked_processes
 from greenlight.deploy.audit import AuditLog, read_entries
 from greenlight.deploy.metrics import predict_counts
 from greenlight.deploy.readiness import Probes, Refusal, wait_ready
-from greenlight.deploy.settings import LocalSettings, WatchSettings, load_settings, parse_settings
+from greenlight.deploy.settings import LocalSettings, WatchSettings, parse_settings
 from greenlight.deploy.shadow import agreement, observed_from
 from greenlight.deploy.smoke import judge_answers, percentile, predict
 from greenlight.deploy.summary import render_summary
@@ -40,18 +40,19 @@ from greenlight.deploy.targets.logfeed import LogFeed
 from greenlight.deploy.watch import Sample, canary_breach, error_breach, recent_counts
 from greenlight.errors import ConfigError, GreenlightError
 from greenlight.logformat import LoggedPrediction, stamp
+from greenlight.settings import load_settings
 
 # -- settings -------------------------------------------------------------------------------------
 
 
 def test_settings_default_when_the_section_is_absent(tmp_path: Path) -> None:
     (tmp_path / "params.yaml").write_text("train: {model: hgb}\n")
-    settings = load_settings(tmp_path / "params.yaml")
+    settings = load_settings(tmp_path / "params.yaml", with_dataset=False).deploy
     assert settings.local.proxy_port == 8080 and settings.watch.window_s == 60
 
 
 def test_the_repository_params_have_a_valid_deploy_section() -> None:
-    settings = load_settings(Path(__file__).parents[2] / "params.yaml")
+    settings = load_settings(Path(__file__).parents[2] / "params.yaml").deploy
     assert settings.smoke.latency_budget_ms > 0 and settings.local.proxy_port == 8080
 
 
@@ -244,7 +245,7 @@ def test_a_relative_socket_path_is_refused_and_the_local_target_uses_absolute_on
     with pytest.raises(ConfigError, match="must be absolute"):
         render_config(layout, as_root=False)
     target = LocalTarget(LocalSettings(state_dir=Path(".deploy/local")))
-    assert target.root.is_absolute() and target.api.socket.is_absolute()
+    assert target.root.is_absolute() and target.proxy.api.socket.is_absolute()
 
 
 def test_a_socket_path_too_long_is_refused() -> None:

@@ -1,44 +1,50 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from greenlight.config import Params
 from greenlight.errors import ConfigError
-from greenlight.monitor.settings import DriftParams, Window, drift_params
+from greenlight.monitor.settings import DriftParams, Window
+from greenlight.settings import load_settings
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def with_drift(params: Params, section: object) -> Params:
-    return Params.model_validate({**params.model_dump(), "drift": section})
+def drift_of(folder: Path, drift: object) -> DriftParams:
+    """The drift section of a params file that holds only `drift` (None: no drift section)."""
+    path = folder / "params.yaml"
+    path.write_text(json.dumps({} if drift is None else {"drift": drift}))  # JSON is YAML
+    return load_settings(path, with_dataset=False).drift
 
 
 def test_the_repository_params_have_a_valid_drift_section():
-    from conftest import sample_params
-
-    settings = drift_params(sample_params())
+    settings = load_settings(ROOT / "params.yaml").drift
     assert settings.window.days == 7
     assert settings.max_rows == 50_000
     assert 0 < settings.p_value < 1
 
 
-def test_defaults_apply_when_params_have_no_drift_section(params):
-    bare = Params.model_validate(
-        {key: value for key, value in params.model_dump().items() if key != "drift"}
-    )
-    assert drift_params(bare) == DriftParams()
+def test_defaults_apply_when_params_have_no_drift_section(tmp_path: Path):
+    assert drift_of(tmp_path, None) == DriftParams()
 
 
-def test_a_bad_value_is_reported_with_its_dotted_key(params):
-    with pytest.raises(ConfigError, match=r"drift\.window\.days"):
-        drift_params(with_drift(params, {"window": {"days": 0}}))
-    with pytest.raises(ConfigError, match=r"drift\.p_value"):
-        drift_params(with_drift(params, {"p_value": 1.5}))
-    with pytest.raises(ConfigError, match=r"drift\.windw"):
-        drift_params(with_drift(params, {"windw": {"days": 1}}))
+@pytest.mark.parametrize(
+    ("drift", "key"),
+    [
+        ({"window": {"days": 0}}, r"drift\.window\.days: Input should be greater"),
+        ({"p_value": 1.5}, r"drift\.p_value: Input should be less"),
+        ({"windw": {"days": 1}}, r"drift\.windw: Extra inputs are not permitted"),
+    ],
+    ids=str,
+)
+def test_a_bad_value_is_reported_with_its_dotted_key(tmp_path: Path, drift: object, key: str):
+    with pytest.raises(ConfigError, match=rf"^{tmp_path / 'params.yaml'}: {key}"):
+        drift_of(tmp_path, drift)
 
 
 @pytest.mark.parametrize("window", [{}, {"days": 1, "rows": 10}, {"hours": 2, "days": 1}])

@@ -16,13 +16,13 @@ import pytest
 from drift_fixtures import NOW, log_of_fixture, sample_fixture  # noqa: F401
 from test_drift_cli import greenlight_fixture  # noqa: F401
 
-from greenlight.config import Params, load_params
 from greenlight.errors import ConfigError, ExitCode
 from greenlight.logformat import OUTCOME_FIELDS
 from greenlight.monitor import log_reader, performance
 from greenlight.monitor.performance_job import ImportJob, PerformanceJob, import_outcomes, run
-from greenlight.monitor.settings import PerformanceParams, Window, performance_params
+from greenlight.monitor.settings import PerformanceParams, Window
 from greenlight.outcomes import OutcomeError
+from greenlight.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 UNSHIFTED_SAMPLES = 20
@@ -319,13 +319,13 @@ def test_fairness_comes_only_from_the_separate_file(cli, sample, log_of, tmp_pat
         assert value not in summary
 
 
-def test_performance_settings_are_checked_with_their_key(params):
+def test_performance_settings_are_checked_with_their_key(tmp_path: Path) -> None:
     def checked(section: object) -> PerformanceParams:
-        return performance_params(
-            Params.model_validate({**params.model_dump(), "monitor": {"performance": section}})
-        )
+        path = tmp_path / "params.yaml"
+        path.write_text(json.dumps({"monitor": {"performance": section}}))  # JSON is YAML
+        return load_settings(path, with_dataset=False).monitor.performance
 
-    assert performance_params(load_params(ROOT / "params.yaml")).min_outcomes == 500
+    assert load_settings(ROOT / "params.yaml").monitor.performance.min_outcomes == 500
     with pytest.raises(ConfigError, match=r"monitor\.performance\.max_drop\.accuracy"):
         checked({"max_drop": {"accuracy": 2}})
     with pytest.raises(ConfigError, match=r"monitor\.performance\.min_outcome: Extra inputs"):

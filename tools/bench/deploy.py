@@ -33,7 +33,8 @@ from greenlight.deploy.settings import DeploySettings, LocalSettings, WatchSetti
 from greenlight.deploy.targets import processes
 from greenlight.deploy.targets.base import COLORS, Color, other
 from greenlight.deploy.targets.haproxy import ProxyLayout, RuntimeApi, render_config
-from greenlight.deploy.targets.local import haproxy_binary, open_local
+from greenlight.deploy.targets.local import open_local
+from greenlight.deploy.targets.proxy_host import haproxy_binary
 from greenlight.files import write_json
 from greenlight.localnet import free_port
 from greenlight.manifest import read_manifest

@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import psutil
 
-from greenlight.config import DEFAULT_PARAMS
 from greenlight.deploy.readiness import Probes, wait_ready
 from greenlight.deploy.targets import processes
 from greenlight.errors import GreenlightError
 from greenlight.localnet import HOST, free_port
+from greenlight.settings_base import DEFAULT_PARAMS
 
 STOP_GRACE_S = 30.0
 

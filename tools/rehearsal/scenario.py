@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +55,21 @@ TEAM_VARIABLES = {
     "DVC_REMOTE_READ_ROLE": "arn:aws:iam::000000000000:role/greenlight-dvc-read",
     "DVC_REMOTE_REGION": "us-east-1",
 }
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """A monitor workflow as the rehearsal dispatches it: the job that measures, its inputs, and
+    the words of the line in that job's log that gives the verdict."""
+
+    workflow: str
+    job: str
+    inputs: Mapping[str, object]
+    verdict: str
+
+
+DRIFT_MONITOR = Monitor("drift.yml", "detect", {"source": "", "retrain": False}, "features drifted")
+PERFORMANCE_MONITOR = Monitor("performance.yml", "measure", {"source": ""}, "labelled predictions")
 
 
 class StepFailed(AssertionError):
@@ -685,24 +700,26 @@ class Scenario:
         check(code == 0, f"greenlight outcomes import failed: {text[-400:]}")
         current.facts.append(text.strip().splitlines()[-1])
 
-    def drift_run(self, current: Step, label: str) -> ActRun:
-        payload = {"inputs": {"source": "", "retrain": False}, "repository": _repository()}
+    def monitor_run(self, current: Step, monitor: Monitor, label: str) -> ActRun:
+        """Dispatch a monitor workflow on main; its measuring job must end green (the verdict, 3,
+        is the job's output, not its failure), and its verdict line becomes a fact."""
+        payload = {"inputs": dict(monitor.inputs), "repository": _repository()}
         payload |= {"ref": "refs/heads/main", "sender": {"login": "alice"}}
-        run = self.act(current, "drift.yml", "workflow_dispatch", payload)
-        self.figures[f"drift.yml ({label})"] = f"{run.seconds:.0f} s"
+        run = self.act(current, monitor.workflow, "workflow_dispatch", payload)
+        self.figures[f"{monitor.workflow} ({label})"] = f"{run.seconds:.0f} s"
+        job = monitor.job
         check(
-            run.result("detect") == "success",
-            f"detect ended {run.result('detect')} "
-            f"(failed steps {run.failed_steps('detect')}, log {run.log})",
+            run.result(job) == "success",
+            f"{job} ended {run.result(job)} (failed steps {run.failed_steps(job)}, log {run.log})",
         )
-        verdict = [line for line in run.text("detect").splitlines() if "features drifted" in line]
-        current.facts.append(f"detect: {(verdict or ['-'])[-1].strip()[:200]}")
+        verdict = [line for line in run.text(job).splitlines() if monitor.verdict in line]
+        current.facts.append(f"{job}: {(verdict or ['-'])[-1].strip()[:200]}")
         return run
 
     def drift_nothing_shipped(self, current: Step) -> None:
         """The team remote exists (so drift.source does), but no deployment has shipped a log."""
         check(not self.s3_keys("prediction-logs/"), "prediction logs are already shipped")
-        run = self.drift_run(current, "team remote, no log shipped yet")
+        run = self.monitor_run(current, DRIFT_MONITOR, "team remote, no log shipped yet")
         summary = first_words(run.summaries.get("detect", ""))
         current.facts.append(f"detect's summary: {summary or '(none)'}")
         check(run.result("detect") == "success", "detect is red before any log was shipped")
@@ -711,7 +728,7 @@ class Scenario:
 
     def drift_normal(self, current: Step) -> None:
         self.ship_traffic(current)
-        run = self.drift_run(current, "normal traffic")
+        run = self.monitor_run(current, DRIFT_MONITOR, "normal traffic")
         check(run.result("issue") == "skipped", "the issue job ran on normal traffic")
         check(not self.github.issues_labelled("drift"), "a drift issue was opened")
 
@@ -719,7 +736,9 @@ class Scenario:
         self.ship_traffic(current, "--shifted")
         before = {i["number"]: i["updated_at"] for i in self.github.issues_labelled("drift")}
         since = time.time()
-        run = self.drift_run(current, "shifted traffic, again" if again else "shifted traffic")
+        run = self.monitor_run(
+            current, DRIFT_MONITOR, "shifted traffic, again" if again else "shifted traffic"
+        )
         check(
             run.result("issue") == "success",
             f"the issue job ended {run.result('issue')} (failed steps {run.failed_steps('issue')})",
@@ -738,31 +757,15 @@ class Scenario:
                 "the second drifting run created an issue",
             )
 
-    def performance_run(self, current: Step, label: str) -> ActRun:
-        payload = {"inputs": {"source": ""}, "repository": _repository()}
-        payload |= {"ref": "refs/heads/main", "sender": {"login": "alice"}}
-        run = self.act(current, "performance.yml", "workflow_dispatch", payload)
-        self.figures[f"performance.yml ({label})"] = f"{run.seconds:.0f} s"
-        check(
-            run.result("measure") == "success",
-            f"measure ended {run.result('measure')} "
-            f"(failed steps {run.failed_steps('measure')}, log {run.log})",
-        )
-        verdict = [
-            line for line in run.text("measure").splitlines() if "labelled predictions" in line
-        ]
-        current.facts.append(f"measure: {(verdict or ['-'])[-1].strip()[:200]}")
-        return run
-
     def performance_fine(self, current: Step) -> None:
         self.ship_traffic(current, "--labels", LABELS)
-        run = self.performance_run(current, "labels of unshifted traffic")
+        run = self.monitor_run(current, PERFORMANCE_MONITOR, "labels of unshifted traffic")
         check(run.result("issue") == "skipped", "the issue job ran without a degradation")
         check(not self.github.issues_labelled("performance"), "a performance issue was opened")
 
     def performance_degraded(self, current: Step) -> None:
         self.ship_traffic(current, "--borderline", "--labels", LABELS)
-        run = self.performance_run(current, "labels of borderline traffic")
+        run = self.monitor_run(current, PERFORMANCE_MONITOR, "labels of borderline traffic")
         check(
             run.result("issue") == "success",
             f"the issue job ended {run.result('issue')} (failed steps {run.failed_steps('issue')})",

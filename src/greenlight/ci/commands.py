@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from greenlight.ci.step_files import append
-from greenlight.config import DEFAULT_PARAMS, load_params
+from greenlight.settings_base import DEFAULT_PARAMS
 
 if TYPE_CHECKING:
     from greenlight.ci.config import Context
@@ -116,7 +116,7 @@ def _dvc() -> str:
 
 def _context(params: Path) -> Context:
     from greenlight.ci.config import Context, dvc_remotes  # noqa: PLC0415
-    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
+    from greenlight.settings import load_settings  # noqa: PLC0415
 
-    source = drift_params(load_params(params), params).source
+    source = load_settings(params, with_dataset=False).drift.source
     return Context(env=os.environ, remotes=dvc_remotes(dvc=_dvc()), drift_source=source)

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from greenlight.config import DEFAULT_PARAMS
 from greenlight.errors import ExitCode
 from greenlight.paths import BUNDLE
+from greenlight.settings_base import DEFAULT_PARAMS
 
 if TYPE_CHECKING:
     from greenlight.deploy.controller import Controller, Outcome
     from greenlight.deploy.settings import DeploySettings
     from greenlight.deploy.targets.base import Slot, Target
+    from greenlight.settings import Settings
 
 app = typer.Typer(
     name="deploy",
@@ -62,7 +63,7 @@ def deploy(
     from greenlight.deploy import runner  # noqa: PLC0415
 
     candidate = runner.bundle_candidate(bundle, _image_for(target, image))
-    with runner.open_target(target.value, _settings(params)) as opened:
+    with runner.open_target(target.value, _settings(params).deploy) as opened:
         outcome = _controller(opened, params).deploy(candidate)
     _finish(outcome)
 
@@ -87,7 +88,7 @@ def rollback(
     from greenlight.deploy import runner  # noqa: PLC0415
 
     answers = runner.answers_lookup(target.value, bundle)
-    with runner.open_target(target.value, _settings(params)) as opened:
+    with runner.open_target(target.value, _settings(params).deploy) as opened:
         outcome = _controller(opened, params).rollback(answers)
     _finish(outcome)
 
@@ -100,7 +101,7 @@ def status(
     from greenlight.deploy import runner  # noqa: PLC0415
     from greenlight.deploy.audit import read_entries  # noqa: PLC0415
 
-    settings = _settings(params)
+    settings = _settings(params).deploy
     with runner.open_target(target.value, settings) as opened:
         state = opened.state()
     slots = {color: _slot_json(slot) for color, slot in state.slots.items()}
@@ -121,7 +122,7 @@ def summary(params: ParamsOption = DEFAULT_PARAMS) -> None:
     from greenlight.deploy.audit import read_entries  # noqa: PLC0415
     from greenlight.deploy.summary import render_summary  # noqa: PLC0415
 
-    typer.echo(render_summary(read_entries(_settings(params).audit_log)))
+    typer.echo(render_summary(read_entries(_settings(params).deploy.audit_log)))
 
 
 @app.command()
@@ -131,7 +132,7 @@ def down(target: TargetOption = TargetChoice.local, params: ParamsOption = DEFAU
         from greenlight.deploy.controller import DeployError  # noqa: PLC0415
 
         raise DeployError("`deploy down` is for --target local|docker; scale a cluster yourself")
-    settings = _settings(params)
+    settings = _settings(params).deploy
     done = _down_docker(settings) if target is TargetChoice.docker else _down_local(settings)
     from greenlight.deploy.audit import AuditLog  # noqa: PLC0415
 
@@ -155,10 +156,11 @@ def _down_docker(settings: DeploySettings) -> str:
     return f"stopped HAProxy; removed {', '.join(removed) or 'no container or volume'}"
 
 
-def _settings(params: Path) -> DeploySettings:
-    from greenlight.deploy.settings import load_settings  # noqa: PLC0415
+def _settings(params: Path) -> Settings:
+    """The file's sections (deploy runs where no params.yaml is, and never needs the schema)."""
+    from greenlight.settings import load_settings  # noqa: PLC0415
 
-    return load_settings(params)
+    return load_settings(params, with_dataset=False, missing_ok=True)
 
 
 def _controller(target: Target, params: Path) -> Controller:
@@ -167,7 +169,7 @@ def _controller(target: Target, params: Path) -> Controller:
     from greenlight.serving.settings import resolve  # noqa: PLC0415
 
     tolerance = resolve(params).known_answer_tolerance
-    return Controller(target, _settings(params), known_answer_tolerance=tolerance)
+    return Controller(target, _settings(params).deploy, known_answer_tolerance=tolerance)
 
 
 def _finish(outcome: Outcome) -> None:

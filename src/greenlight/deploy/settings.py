@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from greenlight.config import DEFAULT_PARAMS, Strict, check, section_of
+from greenlight.settings_base import Strict, check
 
 _Strict = Strict
 
@@ -110,9 +110,3 @@ class DeploySettings(_Strict):
 def parse_settings(raw: object, source: str = "deploy") -> DeploySettings:
     """Check the section; each problem names its dotted key, e.g. `deploy.watch.window_s`."""
     return check(DeploySettings, raw, source, "deploy")
-
-
-def load_settings(path: Path = DEFAULT_PARAMS) -> DeploySettings:
-    """The `deploy:` section of params.yaml; defaults where the file or the section is absent.
-    Read on its own (not through load_params) so deploying never needs the dataset schema."""
-    return section_of(path, "deploy", DeploySettings)

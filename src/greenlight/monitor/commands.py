@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from greenlight.ci.step_files import append
-from greenlight.config import DEFAULT_PARAMS, load_params
 from greenlight.errors import ConfigError, ExitCode, MissingInputError
 from greenlight.paths import BUNDLE, REPORTS, SPLIT
+from greenlight.settings_base import DEFAULT_PARAMS
 
 if TYPE_CHECKING:
     from greenlight.monitor.drift import DriftResult
     from greenlight.monitor.issue import IssueKind
+    from greenlight.settings import Settings
 
 app = typer.Typer()
 REFERENCE = SPLIT / "train.parquet"  # the validated training features of the deployed model
@@ -31,6 +32,20 @@ LogOption = Annotated[
     Path | None, typer.Option(help="Prediction log (default: drift.prediction_log).")
 ]
 UntilOption = Annotated[str | None, typer.Option(help="Window end, ISO 8601 (default: now).")]
+# where the deployment ships its logs (ship-logs) and the monitors fetch them from
+LogStoreOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The logs' folder: remote://<remote>/<folder> or a URL (default: drift.source)."
+    ),
+]
+# the fetch commands' (drift-fetch, outcomes fetch)
+MissingOkOption = Annotated[
+    bool, typer.Option(help="CI: a source that holds no log yet is a notice, not an error.")
+]
+FetchedOption = Annotated[
+    Path | None, typer.Option(envvar="GITHUB_OUTPUT", help="Write fetched=true|false here.")
+]
 
 
 @app.command()
@@ -48,14 +63,20 @@ def drift(
 ) -> None:
     """Compare a window of logged traffic with the training data. Exit 0: no drift, 3: drift."""
     from greenlight.monitor import job  # noqa: PLC0415
-    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
 
-    settings = drift_params(load_params(params), params)
+    settings = monitor_settings(params).drift
     task = job.DriftJob(settings, log, bundle, reference, reports, _moment(until))
     result, context = job.run(task)
     typer.echo(summary(result, context))
     typer.echo(f"reports: {reports}/drift.html, drift.json, drift.md")
     finish("drift", result.drifted, github_output)
+
+
+def monitor_settings(params: Path) -> Settings:
+    """The params file without its dataset section: the monitors read the bundle's contract."""
+    from greenlight.settings import load_settings  # noqa: PLC0415
+
+    return load_settings(params, with_dataset=False)
 
 
 def finish(key: str, found: bool, github_output: Path | None) -> None:
@@ -86,30 +107,19 @@ def summary(result: DriftResult, context: dict[str, Any]) -> str:
 @app.command("drift-fetch")
 def drift_fetch(
     params: ParamsOption = DEFAULT_PARAMS,
-    source: Annotated[
-        str | None, typer.Option(help="dvc get-url URL (default: drift.source).")
-    ] = None,
+    source: LogStoreOption = None,
     log: LogOption = None,
     *,
-    missing_ok: Annotated[
-        bool, typer.Option(help="CI: a source that holds no log yet is a notice, not an error.")
-    ] = False,
-    github_output: Annotated[
-        Path | None, typer.Option(envvar="GITHUB_OUTPUT", help="Write fetched=true|false here.")
-    ] = None,
+    missing_ok: MissingOkOption = False,
+    github_output: FetchedOption = None,
     summary: Annotated[
         Path | None, typer.Option(envvar="GITHUB_STEP_SUMMARY", help="Append the notice here.")
     ] = None,
 ) -> None:
     """Fetch the prediction log from where the deployment ships it (drift.source)."""
-    from greenlight.monitor.settings import drift_params  # noqa: PLC0415
-
-    settings = drift_params(load_params(params), params)
-    fetched = _fetch_or_notice(
-        source or settings.source, log or settings.prediction_log, missing_ok
-    )
-    append(github_output, f"fetched={str(fetched is not None).lower()}\n")
-    if fetched is None:
+    settings = monitor_settings(params).drift
+    where = (source or settings.source, log or settings.prediction_log)
+    if not fetch_or_notice(*where, missing_ok=missing_ok, github_output=github_output):
         append(summary, _NOT_SHIPPED_NOTICE)
 
 
@@ -119,10 +129,16 @@ _NOT_SHIPPED_NOTICE = (
 )
 
 
-def _fetch_or_notice(
-    source: str, log: Path, missing_ok: bool, what: str = "prediction log"
-) -> list[Path] | None:
-    """The fetched files; None when the source holds no log yet and that is allowed."""
+def fetch_or_notice(
+    source: str,
+    log: Path,
+    *,
+    missing_ok: bool,
+    github_output: Path | None,
+    what: str = "prediction log",
+) -> bool:
+    """Fetch `log` from `source` and tell the workflow `fetched=true|false`; False when the
+    source holds no log yet and that is allowed (a notice is printed)."""
     from greenlight.monitor.errors import NoLogShippedError  # noqa: PLC0415
     from greenlight.monitor.fetch import fetch_log  # noqa: PLC0415
 
@@ -132,32 +148,30 @@ def _fetch_or_notice(
         if not missing_ok:
             raise
         typer.echo(f"::notice title=greenlight: no {what} yet::{error}")
-        return None
+        append(github_output, "fetched=false\n")
+        return False
+    append(github_output, "fetched=true\n")
     typer.echo(f"fetched {len(files)} log file(s) from {source}")
-    return files
+    return True
 
 
 @app.command("ship-logs")
 def ship_logs(
     params: ParamsOption = DEFAULT_PARAMS,
-    target: Annotated[
-        str | None,
-        typer.Option(help="fsspec URL or remote://<remote>/<folder> (default: drift.source)."),
-    ] = None,
+    target: LogStoreOption = None,
     log: LogOption = None,
 ) -> None:
     """Mirror the prediction log, its rotated files and the outcome log beside it (POST /feedback
     writes it there) to where the monitors read them (drift.source)."""
-    from greenlight.monitor.settings import drift_params, performance_params  # noqa: PLC0415
     from greenlight.monitor.ship import dvc_remotes  # noqa: PLC0415
     from greenlight.monitor.ship import ship_logs as ship  # noqa: PLC0415
 
-    loaded = load_params(params)
-    settings = drift_params(loaded, params)
+    loaded = monitor_settings(params)
+    settings = loaded.drift
     prediction_log = log or settings.prediction_log
     destination, remotes = target or settings.source, dvc_remotes()
     names = ship(prediction_log, destination, remotes)
-    outcome_log = prediction_log.with_name(performance_params(loaded, params).outcome_log.name)
+    outcome_log = prediction_log.with_name(loaded.monitor.performance.outcome_log.name)
     if outcome_log.is_file():
         names += ship(outcome_log, destination, remotes)
     typer.echo(f"shipped {len(names)} log file(s) to {destination}: {', '.join(names)}")

@@ -14,19 +14,22 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from greenlight.ci.step_files import append
-from greenlight.config import DEFAULT_PARAMS, load_params
 from greenlight.monitor.commands import (
+    FetchedOption,
     LogOption,
+    LogStoreOption,
+    MissingOkOption,
     ParamsOption,
     UntilOption,
-    _fetch_or_notice,
     _moment,
     _read_summary,
+    fetch_or_notice,
     finish,
+    monitor_settings,
     open_or_update,
 )
 from greenlight.paths import BUNDLE, REPORTS
+from greenlight.settings_base import DEFAULT_PARAMS
 
 if TYPE_CHECKING:
     from greenlight.monitor.performance_report import PerformanceResult
@@ -51,11 +54,10 @@ def import_labels(
 ) -> None:
     """Check a labels file against the spec and the prediction log, append it to the outcome log."""
     from greenlight.monitor.performance_job import ImportJob, import_outcomes  # noqa: PLC0415
-    from greenlight.monitor.settings import drift_params, performance_params  # noqa: PLC0415
 
-    loaded = load_params(params)
-    target = outcome_log or performance_params(loaded, params).outcome_log
-    job = ImportJob(labels, target, log or drift_params(loaded, params).prediction_log, bundle)
+    loaded = monitor_settings(params)
+    target = outcome_log or loaded.monitor.performance.outcome_log
+    job = ImportJob(labels, target, log or loaded.drift.prediction_log, bundle)
     count = import_outcomes(job)
     typer.echo(f"imported {count:,} outcome(s) from {labels} into {target}")
 
@@ -81,13 +83,12 @@ def performance(
 ) -> None:
     """Live accuracy, ROC AUC, Brier score from outcomes. Exit 0: fine or too few, 3: worse."""
     from greenlight.monitor.performance_job import PerformanceJob, run  # noqa: PLC0415
-    from greenlight.monitor.settings import drift_params, performance_params  # noqa: PLC0415
 
-    loaded = load_params(params)
-    settings = performance_params(loaded, params)
+    loaded = monitor_settings(params)
+    settings = loaded.monitor.performance
     if outcome_log is not None:
         settings = settings.model_copy(update={"outcome_log": outcome_log})
-    prediction_log = log or drift_params(loaded, params).prediction_log
+    prediction_log = log or loaded.drift.prediction_log
     job = PerformanceJob(settings, prediction_log, bundle, metrics, reports, sensitive)
     job = replace(job, min_group_count=loaded.fairness.min_group_count, now=_moment(until))
     result = run(job)
@@ -115,27 +116,23 @@ def performance_issue(
 @outcomes.command("fetch")
 def fetch(
     params: ParamsOption = DEFAULT_PARAMS,
-    source: Annotated[
-        str | None,
-        typer.Option(help="The logs' folder, a dvc get-url URL (default: drift.source)."),
-    ] = None,
+    source: LogStoreOption = None,
     outcome_log: OutcomeLogOption = None,
     *,
-    missing_ok: Annotated[
-        bool, typer.Option(help="CI: a source with no outcome log yet is a notice, not an error.")
-    ] = False,
-    github_output: Annotated[
-        Path | None, typer.Option(envvar="GITHUB_OUTPUT", help="Write fetched=true|false here.")
-    ] = None,
+    missing_ok: MissingOkOption = False,
+    github_output: FetchedOption = None,
 ) -> None:
     """Fetch the outcome log from the folder the deployment ships its logs to (drift.source)."""
-    from greenlight.monitor.settings import drift_params, performance_params  # noqa: PLC0415
-
-    loaded = load_params(params)
-    target = outcome_log or performance_params(loaded, params).outcome_log
-    folder = (source or drift_params(loaded, params).source).rstrip("/")
-    fetched = _fetch_or_notice(f"{folder}/{target.name}", target, missing_ok, "outcome log")
-    append(github_output, f"fetched={str(fetched is not None).lower()}\n")
+    loaded = monitor_settings(params)
+    target = outcome_log or loaded.monitor.performance.outcome_log
+    folder = (source or loaded.drift.source).rstrip("/")
+    fetch_or_notice(
+        f"{folder}/{target.name}",
+        target,
+        missing_ok=missing_ok,
+        github_output=github_output,
+        what="outcome log",
+    )
 
 
 def result_line(result: PerformanceResult) -> str:

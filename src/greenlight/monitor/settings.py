@@ -1,5 +1,5 @@
-"""The `drift:` and `performance:` sections of params.yaml, checked like the pipeline's own
-sections: a bad value is reported with its dotted key, e.g. `drift.window.days`."""
+"""The `drift:` and `monitor:` sections of params.yaml, fields of greenlight.settings.Settings: a
+bad value is reported with its dotted key, e.g. `drift.window.days`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from greenlight.config import DEFAULT_PARAMS, Params, SettingsError, Strict, check
+from greenlight.settings_base import Strict
 
 DEFAULT_LOG = Path("logs/predictions.jsonl")
 DEFAULT_SOURCE = "remote://team/prediction-logs"
@@ -73,17 +73,5 @@ class PerformanceParams(Strict):
     max_rise: MaxRise = MaxRise()
 
 
-def drift_params(params: Params, source: Path = DEFAULT_PARAMS) -> DriftParams:
-    """The `drift:` section of params.yaml (read from `source`), or the defaults without one."""
-    return check(DriftParams, params.drift, source, "drift")
-
-
-def performance_params(params: Params, source: Path = DEFAULT_PARAMS) -> PerformanceParams:
-    """`monitor.performance` of params.yaml (read from `source`), or the defaults without one."""
-    unknown = sorted(str(key) for key in params.monitor if key != "performance")
-    if unknown:
-        problems = "; ".join(f"monitor.{key}: Extra inputs are not permitted" for key in unknown)
-        raise SettingsError(f"{source}: {problems}")
-    return check(
-        PerformanceParams, params.monitor.get("performance"), source, "monitor.performance"
-    )
+class MonitorParams(Strict):
+    performance: PerformanceParams = PerformanceParams()

@@ -107,27 +107,8 @@ def _branch_labels(bundle: Path) -> tuple[pd.DataFrame, np.ndarray]:
     return test, (scored["y_prob"].to_numpy() >= read_manifest(bundle)["threshold"]).astype(int)
 
 
-def run(
-    params: Params,
-    base_ref: str,
-    *,
-    params_path: Path = DEFAULT_PARAMS,
-    reports: Path = REPORTS,
-    bundle: Path = BUNDLE,
-    output: Path = COMMENT,
-    device: Device | None = None,
-    base_bundle_dir: Path | None = None,
-) -> str:
+def write(inputs: ReportInputs, output: Path = COMMENT) -> str:
     """Write the comment to `output` and the PNG list beside it; return the Markdown."""
-    inputs = gather(
-        params,
-        base_ref,
-        params_path=params_path,
-        reports=reports,
-        bundle=bundle,
-        device=device,
-        base_bundle_dir=base_bundle_dir,
-    )
     markdown = render(inputs)
     write_text(output, markdown)
     write_text(output.parent / FIGURE_LIST.name, "".join(f"{path}\n" for path in inputs.figures))

@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from greenlight.config import read_sections
 from greenlight.errors import ConfigError, GreenlightError
 from greenlight.files import read_json
 from greenlight.report.render import Side
+from greenlight.settings import read_sections
 
 # The PNG renderings under reports/, in reading order: kept as a workflow artifact, never linked
 # from the comment (an image link would need the file hosted somewhere outside GitHub).
@@ -35,7 +35,7 @@ CURVES = ("roc", "precision_recall", "calibration")  # reports/plots/<name>.csv
 
 
 def head_side(reports: Path, params_path: Path) -> Side:
-    params = read_sections(params_path, required=True)
+    params = read_sections(params_path)
     found = {key: read_json(reports / name) for key, name in REQUIRED.items()}
     found |= {key: _optional_json(reports / name) for key, name in OPTIONAL.items()}
     return Side(params=params, curves=_head_curves(reports / "plots"), **found)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from greenlight.config import DEFAULT_PARAMS
+from greenlight.settings_base import DEFAULT_PARAMS
 
 
 def serve(

@@ -1,7 +1,7 @@
-"""Serving knobs: the `serving:` section of params.yaml, overridable per process by environment
-variables. `greenlight serve` resolves them once and hands them to the BentoML worker processes
-through the environment, so two services (blue and green) can run side by side with different
-ports and log paths."""
+"""Serving knobs: the `serving:` section of params.yaml (greenlight.settings.Settings.serving),
+overridable per process by environment variables. `greenlight serve` resolves them once and hands
+them to the BentoML worker processes through the environment, so two services (blue and green)
+can run side by side with different ports and log paths."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from greenlight.config import DEFAULT_PARAMS, SettingsError, Strict, check, read_sections
 from greenlight.known_answers import DEFAULT_TOLERANCE
 from greenlight.paths import BUNDLE
+from greenlight.settings_base import DEFAULT_PARAMS, Strict, check
 
 # Each setting's environment variable; the service reads only these.
 ENVIRONMENT = {
@@ -73,14 +73,6 @@ class ServingSettings(Strict):
         return {ENVIRONMENT[name]: str(value) for name, value in values if value is not None}
 
 
-def params_section(path: Path = DEFAULT_PARAMS) -> dict[str, object]:
-    """The raw `serving:` section of params.yaml ({} where it or the file is absent)."""
-    section = read_sections(path).get("serving")
-    if section is not None and not isinstance(section, dict):
-        raise SettingsError(f"{path}: serving: Input should be a valid dictionary")
-    return dict(section or {})
-
-
 def environment_values(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return {name: environ[var] for name, var in ENVIRONMENT.items() if var in environ}
 
@@ -90,10 +82,14 @@ def resolve(
     environ: Mapping[str, str] = os.environ,
     overrides: Mapping[str, object] | None = None,
 ) -> ServingSettings:
-    """Defaults < params.yaml `serving:` < GREENLIGHT_* variables < `overrides` (CLI options)."""
+    """Defaults < the params file's `serving:` section < GREENLIGHT_* variables < `overrides` (CLI
+    options). The file is read as greenlight.settings reads it (which imports this module)."""
+    from greenlight.settings import load_settings  # noqa: PLC0415
+
+    file = load_settings(path, with_dataset=False, missing_ok=True).serving
     given = {key: value for key, value in (overrides or {}).items() if value is not None}
-    values = {**params_section(path), **environment_values(environ), **given}
-    return parse(values, source=f"{path} + GREENLIGHT_* + options", section="serving")
+    values = {**file.model_dump(exclude_unset=True), **environment_values(environ), **given}
+    return parse(values, source="GREENLIGHT_* variables + options", section="serving")
 
 
 def from_environment(environ: Mapping[str, str] = os.environ) -> ServingSettings:

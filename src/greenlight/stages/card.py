@@ -43,13 +43,13 @@ def python_minor() -> str:
     return ".".join(str(part) for part in sys.version_info[:2])
 
 
-def run(params: Params, bundle_dir: Path = BUNDLE, reports: Path = REPORTS) -> dict[str, Any]:
-    manifest = read_manifest(bundle_dir)
-    metrics = read_json(reports / "metrics.json")
-    fairness = read_json(reports / "fairness.json")
-    explanations = read_json(reports / "explanations.json")
+def run(params: Params) -> dict[str, Any]:
+    manifest = read_manifest(BUNDLE)
+    metrics = read_json(REPORTS / "metrics.json")
+    fairness = read_json(REPORTS / "fairness.json")
+    explanations = read_json(REPORTS / "explanations.json")
     record = card_record(params, manifest, metrics)
-    write_text(reports / "model_card.md", render_card(params, record, fairness, explanations))
+    write_text(REPORTS / "model_card.md", render_card(params, record, fairness, explanations))
     return record
 
 

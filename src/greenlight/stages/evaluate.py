@@ -100,25 +100,19 @@ def permutation_importance(
     return dict(sorted(result.items(), key=lambda item: -item[1]["mean"]))
 
 
-def run(
-    params: Params,
-    bundle_dir: Path = BUNDLE,
-    split_dir: Path = SPLIT,
-    reports: Path = REPORTS,
-    predictions: Path = PREDICTIONS,
-) -> dict[str, float]:
-    bundle, test = load_bundle(bundle_dir), read_parquet(split_dir / "test.parquet")
+def run(params: Params) -> dict[str, float]:
+    bundle, test = load_bundle(BUNDLE), read_parquet(SPLIT / "test.parquet")
     y, probability = target_vector(test, params.dataset), bundle.predict_proba(test)
     metrics = compute_metrics(y, probability, params.evaluate.threshold)
-    write_json(reports / "metrics.json", metrics)
-    write_parquet(predictions, pd.DataFrame({"y_true": y, "y_prob": probability}))
-    write_curves(curves(y, probability, params.evaluate), reports)
-    write_json(reports / "cost.json", cost(bundle))
+    write_json(REPORTS / "metrics.json", metrics)
+    write_parquet(PREDICTIONS, pd.DataFrame({"y_true": y, "y_prob": probability}))
+    write_curves(curves(y, probability, params.evaluate), REPORTS)
+    write_json(REPORTS / "cost.json", cost(bundle))
     importance = permutation_importance(
         bundle, test, y, params.evaluate.importance, params.featurize.seed
     )
-    write_json(reports / "importance.json", importance)
-    write_with(reports / "figures" / "importance.png", lambda p: plots.importance(importance, p))
+    write_json(REPORTS / "importance.json", importance)
+    write_with(REPORTS / "figures" / "importance.png", lambda p: plots.importance(importance, p))
     return metrics
 
 

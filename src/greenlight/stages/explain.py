@@ -10,7 +10,6 @@ where the stage ran and no DVC output (timings differ from run to run)."""
 from __future__ import annotations
 
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -99,18 +98,16 @@ def latency_record(explainer: Explainer, records: pd.DataFrame) -> dict[str, Any
     return {"model_version": bundle.manifest["model_version"], "latency_ms": timed}
 
 
-def run(
-    params: Params, bundle_dir: Path = BUNDLE, split_dir: Path = SPLIT, reports: Path = REPORTS
-) -> dict[str, Any]:
-    test = read_parquet(split_dir / "test.parquet")
+def run(params: Params) -> dict[str, Any]:
+    test = read_parquet(SPLIT / "test.parquet")
     records = sample(test, params.explain.sample, params.explain.seed)
-    bundle = load_bundle(bundle_dir)
+    bundle = load_bundle(BUNDLE)
     explainer = Explainer(bundle, max_coalitions=params.explain.max_coalitions)
     result = summarize(explainer, records, params)
-    write_json(reports / "explanations.json", result)
-    write_json(reports / LATENCY.name, latency_record(explainer, records))
+    write_json(REPORTS / "explanations.json", result)
+    write_json(LATENCY, latency_record(explainer, records))
     title, label = "What drives predictions", f"mean |contribution| ({UNITS})"
-    figure = reports / "explain" / "contributions.png"
+    figure = REPORTS / "explain" / "contributions.png"
     write_with(figure, lambda path: plots.bars(result["overall"], label, title, path))
     return result
 

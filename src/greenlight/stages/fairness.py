@@ -7,7 +7,6 @@ so five people neither fail nor pass the gate."""
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -136,23 +135,18 @@ def bootstrap_intervals(
     }
 
 
-def run(
-    params: Params,
-    predictions: Path = PREDICTIONS,
-    split_dir: Path = SPLIT,
-    reports: Path = REPORTS,
-) -> dict[str, Any]:
-    scored = read_parquet(predictions)
-    test = read_parquet(split_dir / "test.parquet")
+def run(params: Params) -> dict[str, Any]:
+    scored = read_parquet(PREDICTIONS)
+    test = read_parquet(SPLIT / "test.parquet")
     y = scored["y_true"].to_numpy()
     predicted = (scored["y_prob"].to_numpy() >= params.evaluate.threshold).astype(int)
     result = {
         attribute: attribute_report(y, predicted, test[attribute], params.fairness)
         for attribute in params.dataset.sensitive
     }
-    write_json(reports / "fairness.json", result)
+    write_json(REPORTS / "fairness.json", result)
     for attribute, report in result.items():
-        path = reports / "fairness" / f"{attribute}.png"
+        path = REPORTS / "fairness" / f"{attribute}.png"
         write_with(path, lambda p, a=attribute, g=report["groups"]: plots.group_rates(a, g, p))
     return result
 

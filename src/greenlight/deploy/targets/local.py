@@ -5,7 +5,6 @@ deployed (so a rollback can restart a version whose `models/bundle` has since be
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sys
@@ -20,39 +19,20 @@ import httpx
 from greenlight.deploy.settings import LocalSettings
 from greenlight.deploy.targets import processes
 from greenlight.deploy.targets.base import COLORS, Color, Release, Slot, TargetState, Traffic
-from greenlight.deploy.targets.haproxy import (
-    ProxyError,
-    ProxyLayout,
-    RuntimeApi,
-    check_socket_path,
-    render_config,
-)
+from greenlight.deploy.targets.haproxy import ProxyError
 from greenlight.deploy.targets.local_state import LocalState, SlotModel
 from greenlight.deploy.targets.logfeed import LogFeed
+from greenlight.deploy.targets.proxy_host import HostProxy
 from greenlight.deploy.targets.state_dir import ProcessModel, ReleaseModel, exclusive
 from greenlight.errors import GreenlightError, InfrastructureError
-from greenlight.files import sha256_file, write_text
+from greenlight.files import sha256_file
 from greenlight.localnet import free_port, loopback_client
 from greenlight.manifest import MANIFEST
-
-PROXY_START_S = 10.0
-INSTALL_HINT = (
-    "haproxy is not installed (the local target routes through it): "
-    "`sudo apt-get install haproxy` on Debian/Ubuntu, `brew install haproxy` on macOS"
-)
 
 
 class LocalTargetError(GreenlightError):
     """The local target was asked for what it cannot do as set up (ports that differ from the
     running HAProxy's, the live color, not a bundle). An unavailable HAProxy is a ProxyError."""
-
-
-def haproxy_binary() -> str:
-    # Debian installs it in /usr/sbin, which is not on a normal user's PATH
-    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
-    if found is None:
-        raise ProxyError(INSTALL_HINT)
-    return found
 
 
 @contextmanager
@@ -78,23 +58,15 @@ class LocalTarget:
         return self.settings.state_dir.absolute()
 
     @property
-    def api(self) -> RuntimeApi:
-        return RuntimeApi(check_socket_path(self.root / "haproxy.sock"))
+    def proxy(self) -> HostProxy:
+        return HostProxy(self.root, self.settings.proxy_port, self.settings.metrics_port)
 
     def _load(self) -> LocalState:
         return LocalState.load(self.root / "state.json")
 
     def _save(self, state: LocalState) -> None:
         state.save(self.root / "state.json")
-        layout = ProxyLayout(
-            listen_port=self.settings.proxy_port,
-            socket=self.api.socket,
-            pidfile=self.root / "haproxy.pid",
-            live=state.live,
-            ports={color: state.slots[color].port for color in COLORS},
-            metrics_port=self.settings.metrics_port,
-        )
-        write_text(self.root / "haproxy.cfg", render_config(layout, as_root=os.geteuid() == 0))
+        self.proxy.write_config(state.live, _ports(state))
 
     # -- the router -------------------------------------------------------------------------
 
@@ -119,27 +91,9 @@ class LocalTarget:
             raise LocalTargetError(f"{running}, not {wanted}; run `greenlight deploy down` first")
 
     def _start_proxy(self, state: LocalState) -> None:
-        binary = haproxy_binary()
+        state.proxy = self.proxy.start(state.live, _ports(state))
+        state.proxy_port, state.metrics_port = self.settings.proxy_port, self.settings.metrics_port
         self._save(state)
-        self.api.socket.unlink(missing_ok=True)
-        command = [binary, "-db", "-f", str(self.root / "haproxy.cfg")]
-        record = processes.spawn(command, self.root / "haproxy.log")
-        self._await_proxy(record)
-        state.proxy, state.proxy_port = ProcessModel.of(record), self.settings.proxy_port
-        state.metrics_port = self.settings.metrics_port
-        self._save(state)
-
-    def _await_proxy(self, record: processes.ProcessRecord) -> None:
-        deadline = time.monotonic() + PROXY_START_S
-        while time.monotonic() < deadline and processes.alive(record):
-            try:
-                self.api.send("show info")
-                return
-            except ProxyError:
-                time.sleep(0.1)
-        processes.stop_tree(record, grace_s=2.0)
-        log = _tail(self.root / "haproxy.log")
-        raise ProxyError(f"HAProxy did not start on port {self.settings.proxy_port}: {log}")
 
     def down(self) -> list[int]:
         """Stop both colors' process trees and HAProxy; the releases stay recorded. Returns the
@@ -173,7 +127,7 @@ class LocalTarget:
         if state.live is None or state.proxy is None or not processes.alive(state.proxy.record()):
             return ""
         try:
-            row = self.api.stats()[state.live]
+            row = self.proxy.api.stats()[state.live]
         except ProxyError as error:
             return f"; its health checks could not be read ({error})"
         check = f"{row.get('check_status') or 'no check'} {row.get('check_desc') or ''}".strip()
@@ -203,7 +157,7 @@ class LocalTarget:
             process=ProcessModel.of(record),
         )
         self._save(state)  # recorded before anything else can fail, so a stop finds it
-        self.api.point(color, port)
+        self.proxy.api.point(color, port)
         self._prune_releases(state)
 
     def _command(self, bundle: Path, port: int, color: Color) -> list[str]:
@@ -236,11 +190,11 @@ class LocalTarget:
         return loopback_client(port)
 
     def traffic(self, color: Color) -> Traffic:
-        return self.api.traffic(color)
+        return self.proxy.api.traffic(color)
 
     def switch(self, color: Color) -> None:
         state = self._load()
-        self.api.route(color)
+        self.proxy.api.route(color)
         state.live = color
         self._save(state)
 
@@ -267,7 +221,7 @@ class LocalTarget:
         """Wait (bounded) for requests still in flight on `color` to finish before stopping it."""
         deadline = time.monotonic() + self.settings.stop_grace_s
         try:
-            while self.api.in_flight(color) and time.monotonic() < deadline:
+            while self.proxy.api.in_flight(color) and time.monotonic() < deadline:
                 time.sleep(0.1)
         except ProxyError:
             return  # no router to ask: the service's own graceful shutdown still finishes them
@@ -334,7 +288,5 @@ def _copy_tree(source: Path, target: Path) -> None:
     temporary.rename(target)
 
 
-def _tail(path: Path, lines: int = 5) -> str:
-    if not path.is_file():
-        return "(no log)"
-    return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+def _ports(state: LocalState) -> dict[Color, int | None]:
+    return {color: state.slots[color].port for color in COLORS}

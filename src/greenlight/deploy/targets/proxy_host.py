@@ -1,10 +1,11 @@
 """HAProxy as a process of ours on this host, in front of two colors on 127.0.0.1 ports: its config
-(haproxy.py), its start and its stop by PID. The docker target runs it beside the containers;
-its config is rewritten after every change so that a restarted HAProxy comes back as it was."""
+(haproxy.py), its start and its stop by PID. The local and docker targets both run it; its
+config is rewritten after every change so that a restarted HAProxy comes back as it was."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,17 +20,29 @@ from greenlight.deploy.targets.haproxy import (
     check_socket_path,
     render_config,
 )
-from greenlight.deploy.targets.local import haproxy_binary
 from greenlight.deploy.targets.state_dir import ProcessModel
 from greenlight.files import write_text
 
 PROXY_START_S = 10.0
+INSTALL_HINT = (
+    "haproxy is not installed (the local target routes through it): "
+    "`sudo apt-get install haproxy` on Debian/Ubuntu, `brew install haproxy` on macOS"
+)
+
+
+def haproxy_binary() -> str:
+    # Debian installs it in /usr/sbin, which is not on a normal user's PATH
+    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise ProxyError(INSTALL_HINT)
+    return found
 
 
 @dataclass(frozen=True)
 class HostProxy:
     root: Path  # absolute: HAProxy reads a relative socket path as a host name
     port: int
+    metrics_port: int | None = None  # its Prometheus exporter and stats page; None: none
 
     @property
     def api(self) -> RuntimeApi:
@@ -46,6 +59,7 @@ class HostProxy:
             pidfile=self.root / "haproxy.pid",
             ports=dict(ports),
             live=live,
+            metrics_port=self.metrics_port,
         )
         config = render_config(layout, as_root=os.geteuid() == 0)
         write_text(self.root / "haproxy.cfg", config)
