@@ -17,17 +17,28 @@ from pathlib import Path
 
 import httpx
 
+from greenlight.deploy.audit import now_iso
 from greenlight.deploy.settings import LocalSettings
 from greenlight.deploy.targets import processes
-from greenlight.deploy.targets.base import COLORS, Color, Release, Slot, TargetState, Traffic
+from greenlight.deploy.targets.base import (
+    COLORS,
+    Color,
+    Release,
+    Slot,
+    Split,
+    TargetState,
+    Traffic,
+)
 from greenlight.deploy.targets.haproxy import (
     ProxyError,
     ProxyLayout,
     RuntimeApi,
     check_socket_path,
     render_config,
+    render_variants,
+    split_weights,
 )
-from greenlight.deploy.targets.local_state import LocalState, SlotModel
+from greenlight.deploy.targets.local_state import LocalState, SlotModel, SplitModel
 from greenlight.deploy.targets.logfeed import LogFeed
 from greenlight.deploy.targets.state_dir import ProcessModel, ReleaseModel, exclusive
 from greenlight.errors import GreenlightError, InfrastructureError
@@ -84,8 +95,17 @@ class LocalTarget:
     def _load(self) -> LocalState:
         return LocalState.load(self.root / "state.json")
 
+    @property
+    def variants(self) -> Path:
+        return self.root / "variants.map"
+
+    @property
+    def proxy_log(self) -> Path:
+        return self.root / "haproxy.log"
+
     def _save(self, state: LocalState) -> None:
         state.save(self.root / "state.json")
+        split = state.split
         layout = ProxyLayout(
             listen_port=self.settings.proxy_port,
             socket=self.api.socket,
@@ -93,7 +113,11 @@ class LocalTarget:
             live=state.live,
             ports={color: state.slots[color].port for color in COLORS},
             metrics_port=self.settings.metrics_port,
+            variants=self.variants,
+            split=split.candidate if split else None,
+            weights=split_weights(split.candidate, split.percent) if split else {},
         )
+        write_text(self.variants, render_variants(state.live))
         write_text(self.root / "haproxy.cfg", render_config(layout, as_root=os.geteuid() == 0))
 
     # -- the router -------------------------------------------------------------------------
@@ -166,7 +190,9 @@ class LocalTarget:
         state = self._load()
         slots = {color: self._slot(color, state.slots[color], described=True) for color in COLORS}
         router = _proxy_condition(state, self.restarted_proxy) + self._health(state)
-        return TargetState(live=state.live, slots=slots, router=router)
+        model = state.split
+        split = Split(model.candidate, model.percent, model.started_at) if model else None
+        return TargetState(live=state.live, slots=slots, router=router, split=split)
 
     def _health(self, state: LocalState) -> str:
         """What HAProxy's health checks say of the live color (what its /metrics exports)."""
@@ -239,10 +265,34 @@ class LocalTarget:
         return self.api.traffic(color)
 
     def switch(self, color: Color) -> None:
+        """All traffic to `color`; a split in progress ends."""
         state = self._load()
         self.api.route(color)
-        state.live = color
+        state.live, state.split = color, None
         self._save(state)
+        self.api.pin_variants(self.variants, color)
+
+    def split(self, candidate: Color, percent: int, replaced: Release | None) -> None:
+        """`candidate` (running, not live) takes `percent` of the traffic beside the live color;
+        `replaced` (what its color held before) is what a rollback of the split keeps there."""
+        state = self._load()
+        if state.live is None or state.live == candidate:
+            raise LocalTargetError(f"a split needs a live color beside {candidate}")
+        if not self._slot(candidate, state.slots[candidate]).running:
+            raise LocalTargetError(f"{candidate} is not running: nothing to split traffic to")
+        kept = ReleaseModel(version=replaced.version, source=replaced.source) if replaced else None
+        offset = self.proxy_log.stat().st_size if self.proxy_log.is_file() else 0
+        started = {"started_at": now_iso(), "log_offset": offset, "replaced": kept}
+        state.split = SplitModel(candidate=candidate, percent=percent, **started)
+        self._save(state)  # recorded first: a failure below leaves a state `decide` can end
+        self.api.split(candidate, percent)
+
+    def current_split(self) -> SplitModel | None:
+        return self._load().split
+
+    def outcome_log(self, color: Color) -> Path:
+        """Where `color`'s POST /feedback appends (beside its prediction log)."""
+        return self.prediction_log(color).with_name("outcomes.jsonl")
 
     def stop(self, color: Color, keep: Release | None) -> None:
         state = self._load()
