@@ -7,7 +7,6 @@ promoting a better one."""
 from __future__ import annotations
 
 import json
-import random
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import yaml
 from deploy_rig import STUB_COMMAND, LocalRig, local_rig, needs_haproxy, stub_bundle
@@ -68,11 +68,11 @@ def record(age: int) -> dict[str, Any]:
 def send(rig: LocalRig, count: int, headers: Any = None, seed: int = 0) -> Counter[str]:
     """`count` one-record requests (ages 20-79), each with the headers `headers(n)` gives; how
     many each color answered, by the X-Greenlight-Variant header HAProxy adds."""
-    ages = random.Random(seed)
+    ages = np.random.default_rng(seed)
     served: Counter[str] = Counter()
     with httpx.Client(timeout=10) as client:
         for n in range(count):
-            body = {"records": [record(ages.randint(20, 79))]}
+            body = {"records": [record(int(ages.integers(20, 80)))]}
             response = client.post(rig.url, json=body, headers=headers(n) if headers else None)
             response.raise_for_status()
             served[response.headers["X-Greenlight-Variant"]] += 1
@@ -91,7 +91,7 @@ def report_outcomes(rig: LocalRig, seed: int = 1) -> int:
     """The true label of every logged prediction not labelled yet, appended to the outcome log
     beside it (as `greenlight outcomes import` does): the age rule, contradicted at random
     (seeded) in NOISE of the cases, whichever color answered."""
-    noise, total = random.Random(seed), 0
+    noise, total = np.random.default_rng(seed), 0
     for color in ("blue", "green"):
         log = rig.settings.local.state_dir / "logs" / color / "outcomes.jsonl"
         known = {item.key for item in outcomes.read_outcome_log(log, (POSITIVE, NEGATIVE))}
@@ -173,6 +173,7 @@ def test_decide_rolls_back_a_worse_candidate_and_promotes_a_better_one(
     send(split_rig, 300, headers=lambda n: {"X-Caller-Id": f"early-{n}"})
     report_outcomes(split_rig)
     code, output = decide(split_rig, tmp_path)
+    print(output)
     assert code == 0 and output.startswith("keep:"), output  # too few labelled on the candidate
     send(split_rig, 1700, headers=lambda n: {"X-Caller-Id": f"a-{n}"}, seed=2)
     report_outcomes(split_rig, seed=3)
@@ -181,6 +182,7 @@ def test_decide_rolls_back_a_worse_candidate_and_promotes_a_better_one(
     assert code == 1 and output.startswith("rollback:"), output
     assert send(split_rig, 50) == {"blue": 50}  # all traffic back on the live color
     entry = next(e for e in reversed(split_rig.audit()) if e.step == "decide")
+    print({key: entry.details[key] for key in ("candidate_samples", "live_samples")})
     assert entry.details["z"] < 0 and entry.details["candidate_samples"] >= 100, entry.details
     assert deploy(split_rig, bundle(split_rig, "v3", BETTER), split=20).decision == "splitting"
     send(split_rig, 2000, headers=lambda n: {"X-Caller-Id": f"b-{n}"}, seed=4)
@@ -188,7 +190,65 @@ def test_decide_rolls_back_a_worse_candidate_and_promotes_a_better_one(
     code, output = decide(split_rig, tmp_path)
     print(output)
     assert code == 0 and output.startswith("promote:"), output
+    entry = next(e for e in reversed(split_rig.audit()) if e.step == "decide")
+    print({key: entry.details[key] for key in ("candidate_samples", "live_samples")})
     assert send(split_rig, 50) == {"green": 50}
     with open_local(split_rig.settings.local) as target:
         state = target.state()
     assert (state.live, state.split, state.slots["blue"].running) == ("green", None, False)
+
+
+def cli(rig: LocalRig, tmp_path: Path, *arguments: str) -> tuple[int, str]:
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"deploy": rig.settings.model_dump(mode="json")}))
+    result = CliRunner().invoke(app, ["deploy", *arguments, "--params", str(params)])
+    return result.exit_code, result.output
+
+
+def sensitive_store(rig: LocalRig, path: Path) -> Path:
+    """The separate store: every logged record's groups by request id, one group per age band
+    (so a model that predicts by age treats the groups differently)."""
+    rows = ["request_id,record,sex,race"]
+    for color in ("blue", "green"):
+        for (request_id, number), item in numbered(logged(rig, color)):
+            group = "A" if item.features["age"] >= 50 else "B"
+            rows.append(f"{request_id},{number},{group},{group}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_status_shows_each_variant_and_a_fairness_regression_rolls_back(
+    split_rig: LocalRig, tmp_path: Path
+) -> None:
+    deploy(split_rig, bundle(split_rig, "v1", CONSTANT))
+    deploy(split_rig, bundle(split_rig, "v2", BETTER), split=20)
+    send(split_rig, 1500, headers=lambda n: {"X-Caller-Id": f"f-{n}"}, seed=6)
+    report_outcomes(split_rig, seed=7)
+    store = sensitive_store(split_rig, tmp_path / "private" / "sensitive.csv")
+    metrics = tmp_path / "textfile" / "greenlight.prom"
+    code, output = cli(split_rig, tmp_path, "status", "--metrics-file", str(metrics))
+    assert code == 0, output
+    shown = json.loads(output[: output.rindex("}") + 1])
+    variants = shown["split"]["variants"]
+    print(
+        {
+            color: {k: v for k, v in one.items() if k != "fairness"}
+            for color, one in variants.items()
+        }
+    )
+    assert (shown["split"]["candidate"], shown["split"]["percent"]) == ("green", 20)
+    assert variants["green"]["traffic"]["requests"] == variants["green"]["predictions"] > 200
+    # the constant model says >50K only for the two known-answer records among ages 20-79
+    assert variants["blue"]["positive_rate"] < 0.1
+    assert variants["green"]["positive_rate"] > 0.4
+    assert variants["green"]["accuracy"] > variants["blue"]["accuracy"]
+    assert variants["green"]["traffic"]["percentiles_ms"]["p95"] is not None
+    assert 'greenlight_variant_accuracy{color="green"' in metrics.read_text()
+    code, output = cli(split_rig, tmp_path, "decide", "--sensitive", str(store))
+    print(output.strip().splitlines()[-1])
+    assert code == 1 and "fairness gap" in output, output
+    entry = next(e for e in reversed(split_rig.audit()) if e.step == "decide")
+    assert entry.details["rule"] == "fairness" and entry.details["fairness_regression"] > 0.5
+    audit = split_rig.settings.audit_log.read_text()
+    assert not any(word in audit for word in ('"sex"', '"race"', "sex:", "race:"))

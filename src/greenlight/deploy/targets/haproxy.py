@@ -73,7 +73,10 @@ def render_variants(live: Color | None) -> str:
 
 
 def split_weights(candidate: Color, percent: int) -> dict[Color, int]:
-    return {candidate: percent, other(candidate): FULL_WEIGHT - percent}
+    """Twice the percentages (HAProxy allows up to 256): twice the points on the hash ring, so the
+    share of callers each color gets is closer to its weight."""
+    scale = 2
+    return {candidate: scale * percent, other(candidate): scale * (FULL_WEIGHT - percent)}
 
 
 DEFAULTS = (
