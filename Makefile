@@ -283,6 +283,10 @@ bench-drift: drift-inputs ## Time greenlight drift: 50,000 logged rows vs 30,000
 # 127.0.0.1:8080 (deploy.local in params.yaml); state, logs and the audit log under .deploy/.
 # It needs haproxy: `sudo apt-get install haproxy` (Debian/Ubuntu), `brew install haproxy` (macOS).
 DEPLOY_BUNDLE ?= models/bundle
+# make deploy-split: the candidate's share of traffic, in percent; make deploy-decide: the
+# separate sensitive-attribute store (request_id, record, attributes) for the fairness rule.
+SPLIT ?= 20
+SENSITIVE ?=
 # The image the deploy workflow builds: ghcr.io/<owner>/<repo>:<commit>, lowercase as GHCR wants.
 IMAGE_NAME ?= $(shell echo "ghcr.io/$${GITHUB_REPOSITORY:-local/greenlight}" | tr '[:upper:]' '[:lower:]')
 IMAGE_TAG ?= $(shell git rev-parse HEAD 2>/dev/null || echo dev)
@@ -292,8 +296,16 @@ deploy-local: setup ## Rehearse a release locally: blue/green rollout of models/
 	$(BIN)/greenlight deploy --target local --bundle $(DEPLOY_BUNDLE)
 
 .PHONY: deploy-status
-deploy-status: setup ## The local target's live color, what each color runs, the latest audit entries
+deploy-status: setup ## The local target's live color, what each color runs, a split's per-variant figures, the latest audit entries
 	$(BIN)/greenlight deploy status --target local
+
+.PHONY: deploy-split
+deploy-split: setup ## A/B on the local target: models/bundle takes SPLIT% (default 20) of traffic beside the live version
+	$(BIN)/greenlight deploy --target local --bundle $(DEPLOY_BUNDLE) --split $(SPLIT)
+
+.PHONY: deploy-decide
+deploy-decide: setup ## End or keep the local A/B split by its outcomes: promote, keep splitting, or roll back (exit 1)
+	$(BIN)/greenlight deploy decide $(if $(SENSITIVE),--sensitive $(SENSITIVE))
 
 .PHONY: deploy-rollback
 deploy-rollback: setup ## Bring the previous version back on the local target (through the same gates)

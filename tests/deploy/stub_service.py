@@ -3,8 +3,9 @@ bundle's known answers from its manifest (other records get 0.5). A `stub.json` 
 makes that version misbehave, so the fault travels with the release being deployed:
 {"never_ready": true} | {"skew": 0.2} | {"fail_flag": "/path"} (500s once the file exists) |
 {"exit_code": 3} | {"startup_delay": 1.5} | {"default_probability": 0.2} (records it does not
-know; 0.5 otherwise) | {"refuse": "why"} (never ready, /predict answers 503 with that error, as
-`greenlight serve` does when its bundle fails its own checks).
+know; 0.5 otherwise) | {"age_rule": [50, 0.9, 0.1]} (records it does not know: the first
+probability from age 50 on, the second below) | {"refuse": "why"} (never ready, /predict
+answers 503 with that error, as `greenlight serve` does when its bundle fails its own checks).
 
 Run: python stub_service.py --bundle DIR --port N [--prediction-log PATH]"""
 
@@ -38,6 +39,7 @@ def parse() -> argparse.Namespace:
     options.exit_code = faults.get("exit_code")
     options.default_probability = float(faults.get("default_probability", 0.5))
     options.refuse = faults.get("refuse")
+    options.age_rule = faults.get("age_rule")
     return options
 
 
@@ -51,8 +53,14 @@ class Stub:
         self.ready_at = time.monotonic() + options.startup_delay
 
     def probability(self, record: dict[str, Any]) -> float:
-        known = self.answers.get(_key(record), self.options.default_probability)
+        known = self.answers.get(_key(record), self.unknown(record))
         return min(1.0, max(0.0, known + self.options.skew))
+
+    def unknown(self, record: dict[str, Any]) -> float:
+        if self.options.age_rule is None:
+            return self.options.default_probability
+        age, above, below = self.options.age_rule
+        return float(above if record.get("age", 0) >= age else below)
 
     def predict(self, body: bytes) -> tuple[int, dict[str, Any]]:
         if self.options.refuse:

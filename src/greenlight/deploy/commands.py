@@ -1,10 +1,12 @@
-"""`greenlight deploy`: roll a version out blue/green (`--target local|kubernetes`), and the
-`status`, `rollback`, `summary` and `down` subcommands. cli.py adds this Typer as `deploy`.
+"""`greenlight deploy`: roll a version out blue/green (`--target local|kubernetes`), or beside the
+live one in an A/B split (`--split N`, local target), and the `status`, `decide`, `rollback`,
+`summary` and `down` subcommands. cli.py adds this Typer as `deploy`.
 Importing this module is cheap; each command imports the controller when it runs.
 
-Exit codes (greenlight.errors.ExitCode): 0 the version is live, 1 it was rejected or rolled back
-(the audit log says why), 2 bad input (no bundle, missing credentials, --image for local), 4 the
-infrastructure failed (HAProxy, the cluster, the container engine, another deployment running)."""
+Exit codes (greenlight.errors.ExitCode): 0 the version is live (or splitting, or the split goes
+on), 1 it was rejected or rolled back (the audit log says why), 2 bad input (no bundle, missing
+credentials, --image for local, --split off the local target), 4 the infrastructure failed
+(HAProxy, the cluster, the container engine, another deployment running)."""
 
 from __future__ import annotations
 
@@ -47,25 +49,59 @@ BundleOption = Annotated[
 ImageOption = Annotated[
     str | None, typer.Option("--image", help="Image reference, e.g. ghcr.io/o/r@sha256:... .")
 ]
+SplitOption = Annotated[
+    int | None,
+    typer.Option(
+        "--split",
+        min=1,
+        max=99,
+        help="A/B: the new version takes this % of traffic beside the live one (local target; "
+        "default deploy.split.percent); `greenlight deploy decide` ends the split.",
+    ),
+]
+SensitiveOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sensitive",
+        help="Separate sensitive-attribute store (request_id, record, attributes; CSV or JSON "
+        "Lines) for the per-variant fairness differences; absent: no fairness figures.",
+    ),
+]
 
 
 @app.callback()
 def deploy(
     ctx: typer.Context,
+    *,
     target: TargetOption = TargetChoice.local,
     bundle: BundleOption = BUNDLE,
     image: ImageOption = None,
     params: ParamsOption = DEFAULT_PARAMS,
+    split: SplitOption = None,
 ) -> None:
     """Deploy the bundle (local) or the image built from it (kubernetes, docker) to the idle one."""
     if ctx.invoked_subcommand is not None:
         return
     from greenlight.deploy import runner  # noqa: PLC0415
 
+    percent = _split_for(target, split, _settings(params).deploy.split.percent)
     candidate = runner.bundle_candidate(bundle, _image_for(target, image))
     with runner.open_target(target.value, _settings(params).deploy) as opened:
-        outcome = _controller(opened, params).deploy(candidate)
+        outcome = _controller(opened, params).deploy(candidate, split=percent)
     _finish(outcome)
+
+
+def _split_for(target: TargetChoice, given: int | None, configured: int | None) -> int | None:
+    """--split, else deploy.split.percent; refused (exit 2) off the local target."""
+    from greenlight.deploy.controller import DeployError  # noqa: PLC0415
+
+    percent = given if given is not None else configured
+    if percent is not None and target is not TargetChoice.local:
+        raise DeployError(
+            f"--split (deploy.split.percent) is for --target local only; --target {target} "
+            "switches all traffic (unset deploy.split.percent, or deploy locally)"
+        )
+    return percent
 
 
 def _image_for(target: TargetChoice, image: str | None) -> str | None:
@@ -93,22 +129,75 @@ def rollback(
     _finish(outcome)
 
 
+MetricsFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--metrics-file",
+        help="Also write the split's per-variant figures here, in Prometheus' text format "
+        "(for the node exporter's textfile collector).",
+    ),
+]
+
+
 @app.command()
 def status(
-    target: TargetOption = TargetChoice.local, params: ParamsOption = DEFAULT_PARAMS
+    target: TargetOption = TargetChoice.local,
+    params: ParamsOption = DEFAULT_PARAMS,
+    sensitive: SensitiveOption = None,
+    metrics_file: MetricsFileOption = None,
 ) -> None:
-    """The live color, what each color runs, and the latest audit entries."""
+    """The live color, what each color runs, a split's per-variant figures, the latest audit."""
     from greenlight.deploy import runner  # noqa: PLC0415
     from greenlight.deploy.audit import read_entries  # noqa: PLC0415
 
     settings = _settings(params).deploy
     with runner.open_target(target.value, settings) as opened:
         state = opened.state()
+        split = _split_json(opened, settings, sensitive, metrics_file)
     slots = {color: _slot_json(slot) for color, slot in state.slots.items()}
-    shown = {"target": target.value, "live": state.live, "colors": slots}
-    typer.echo(json.dumps({**shown, "router": state.router} if state.router else shown, indent=2))
+    shown: dict[str, object] = {"target": target.value, "live": state.live, "colors": slots}
+    shown.update({"router": state.router} if state.router else {})
+    typer.echo(json.dumps({**shown, "split": split} if split else shown, indent=2))
     for entry in read_entries(settings.audit_log)[-10:]:
         typer.echo(entry.line())
+
+
+def _split_json(
+    target: Target, settings: DeploySettings, sensitive: Path | None, metrics_file: Path | None
+) -> dict[str, object] | None:
+    """The split in progress with both variants' figures (local target); None: no split."""
+    from greenlight.deploy.split import Decision, prometheus_text, split_status  # noqa: PLC0415
+    from greenlight.deploy.targets.local import LocalTarget  # noqa: PLC0415
+    from greenlight.files import write_text  # noqa: PLC0415
+
+    if not isinstance(target, LocalTarget):
+        return None
+    decision = Decision(target, settings, sensitive, echo=None)
+    shown = split_status(decision)
+    if metrics_file is not None:
+        split = target.current_split()
+        live = target.state().live
+        figures = decision.figures(split, live) if split and live else {}
+        write_text(metrics_file, prometheus_text(figures))
+    return shown
+
+
+@app.command()
+def decide(
+    params: ParamsOption = DEFAULT_PARAMS,
+    sensitive: SensitiveOption = None,
+) -> None:
+    """End an A/B split, or keep it: promote the candidate, roll it back, or keep splitting, by
+    the per-variant outcomes (deploy.split in params). Exit 1 on a rollback, 0 otherwise."""
+    from greenlight.deploy.split import Decision  # noqa: PLC0415
+    from greenlight.deploy.targets.local import open_local  # noqa: PLC0415
+
+    settings = _settings(params)
+    with open_local(settings.local) as target:
+        verdict = Decision(target, settings, sensitive).run()
+    typer.echo(f"{verdict.action}: {verdict.reason}")
+    if verdict.action == "rollback":
+        raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
 def _slot_json(slot: Slot) -> dict[str, object]:

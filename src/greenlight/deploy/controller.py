@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal, TextIO
+from typing import Literal, Protocol, TextIO, runtime_checkable
 
 import httpx
 
@@ -26,7 +26,16 @@ from greenlight.deploy.watch import watch
 from greenlight.errors import GreenlightError
 from greenlight.known_answers import DEFAULT_TOLERANCE
 
-Decision = Literal["deployed", "rejected", "rolled_back"]
+Decision = Literal["deployed", "rejected", "rolled_back", "splitting"]
+
+
+@runtime_checkable
+class SplitTarget(Protocol):
+    """A target that can run an A/B split (the local one)."""
+
+    def split(self, candidate: Color, percent: int, replaced: Release | None) -> None:
+        """`candidate` takes `percent` of the traffic beside the live color; `replaced` is the
+        release the candidate's color held before, kept for a rollback."""
 
 
 class DeployError(GreenlightError):
@@ -49,7 +58,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.decision == "deployed"
+        return self.decision in ("deployed", "splitting")
 
 
 @dataclass
@@ -62,14 +71,33 @@ class Controller:
     # the smoke test judges known answers with the service's own serving.known_answer_tolerance
     known_answer_tolerance: float = DEFAULT_TOLERANCE
 
-    def deploy(self, candidate: Candidate, action: str = "deploy") -> Outcome:
-        """Roll `candidate` out on the idle color; the live color keeps serving unless it passes."""
+    def deploy(
+        self, candidate: Candidate, action: str = "deploy", split: int | None = None
+    ) -> Outcome:
+        """Roll `candidate` out on the idle color; the live color keeps serving unless it passes.
+        With `split` (a percentage) the candidate then takes that share beside the live color,
+        until `greenlight deploy decide` promotes it or rolls it back."""
         state = self.target.state()
+        self._refuse_split(state, split)
         audit = self._audit(candidate.release, state)
         live = f"{state.live} runs {audit.previous_version}" if state.live else "nothing is live"
-        plan = f"{action} {candidate.release.version} on {state.idle}; {live}"
-        audit.record("plan", "info", plan)
-        return Rollout(self, audit, candidate, state).run()
+        share = f", then {split}% of the traffic beside it" if split else ""
+        audit.record(
+            "plan", "info", f"{action} {candidate.release.version} on {state.idle}{share}; {live}"
+        )
+        return Rollout(self, audit, candidate, state, split=split).run()
+
+    def _refuse_split(self, state: TargetState, split: int | None) -> None:
+        """No deployment while a split runs; a split needs a splitting target and a live color."""
+        if state.split is not None:
+            running = f"{state.split.candidate} takes {state.split.percent}% in a split"
+            raise DeployError(f"{running}: end it first with `greenlight deploy decide`")
+        if split is None:
+            return
+        if not isinstance(self.target, SplitTarget):
+            raise DeployError(f"--split is for --target local; {self.target.name} cannot split")
+        if state.live is None or not state.slots[state.live].running:
+            raise DeployError("--split needs a running live color: deploy without --split first")
 
     def rollback(self, answers: Callable[[Release], list[KnownAnswer] | None]) -> Outcome:
         """Bring back the release the idle color holds (the one live before the current one)."""
@@ -99,6 +127,7 @@ class Rollout:
     candidate: Candidate
     state: TargetState
     switched: bool = False
+    split: int | None = None  # the candidate's share of the traffic; None: a full switch
 
     @property
     def target(self) -> Target:
@@ -136,6 +165,8 @@ class Rollout:
         rejection = self.ready() or self.smoke() or self.shadow()
         if rejection:
             return self.reject(rejection)
+        if self.split is not None:
+            return self.begin_split(self.split)
         self.switch()
         self.switched = True
         breach = self.watch()
@@ -205,6 +236,19 @@ class Rollout:
         message = f"{self.version} was not switched to ({reason}); {kept}"
         self.audit.record("decision", "failed", message, decision="rejected")
         return self._outcome("rejected", message)
+
+    def begin_split(self, percent: int) -> Outcome:
+        target = self.target
+        if not isinstance(target, SplitTarget):  # refused before the start; for the type checker
+            raise DeployError(f"{self.target.name} cannot split traffic")
+        self.switched = True  # traffic reaches the candidate from here on
+        target.split(self.idle, percent, self.state.release(self.idle))
+        message = f"{self.version} on {self.idle} takes {percent}% beside {self.state.live}"
+        self.audit.record("split", "ok", message, candidate=self.idle, percent=percent)
+        self.audit.record(
+            "decision", "ok", f"{message}; `greenlight deploy decide` ends it", decision="splitting"
+        )
+        return self._outcome("splitting", message)
 
     def switch(self) -> None:
         self.target.switch(self.idle)

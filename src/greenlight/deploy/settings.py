@@ -4,6 +4,7 @@ Every field has a default, so a params file without the section deploys with san
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -32,6 +33,19 @@ class WatchSettings(_Strict):
     min_requests: int = Field(10, ge=1)  # fewer requests than this in the span: no verdict
     max_latency_ms: float = Field(1000.0, gt=0)  # median of the last 3 canary requests
     max_canary_failures: int = Field(2, ge=1)  # consecutive failed canary requests
+
+
+class SplitSettings(_Strict):
+    """An A/B split (`greenlight deploy --split N`): the candidate takes `percent` of live traffic
+    beside the live version until `greenlight deploy decide` promotes it or rolls it back."""
+
+    percent: int | None = Field(None, gt=0, lt=100)  # None: a plain blue/green switch
+    metric: Literal["accuracy", "positive_outcome"] = "accuracy"  # the share the z-test compares
+    min_samples: int = Field(200, ge=1)  # labelled predictions per variant before any verdict
+    alpha: float = Field(0.05, gt=0, lt=1)  # two-sided significance of the two-proportion z-test
+    max_fairness_regression: float = Field(0.05, ge=0, le=1)  # candidate's gap minus live's
+    min_group_count: int = Field(30, ge=1)  # smaller groups are left out of the fairness gaps
+    max_duration_s: float | None = Field(None, gt=0)  # no verdict by then: promote; None: never
 
 
 class LocalSettings(_Strict):
@@ -102,6 +116,7 @@ class DeploySettings(_Strict):
     smoke: SmokeSettings = SmokeSettings()
     shadow: ShadowSettings = ShadowSettings()
     watch: WatchSettings = WatchSettings()
+    split: SplitSettings = SplitSettings()
     local: LocalSettings = LocalSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
     docker: DockerSettings = DockerSettings()

@@ -37,10 +37,20 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class Split:
+    """An A/B split in progress: `candidate` takes `percent` of the traffic beside the live one."""
+
+    candidate: Color
+    percent: int
+    started_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
 class TargetState:
     live: Color | None  # the color taking traffic; None before the first deployment
     slots: Mapping[Color, Slot]
     router: str | None = None  # the router's condition in words, where the target has one
+    split: Split | None = None  # both colors take traffic (the local target only)
 
     @property
     def idle(self) -> Color:

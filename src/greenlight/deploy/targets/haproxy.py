@@ -4,7 +4,14 @@ keep-alive connections are never closed by a switch (an nginx reload closes idle
 `make bench-deploy`). HAProxy health-checks each color on /readyz: a color that stops answering
 is DOWN (clients get a 503 at once instead of waiting on a dead port), which its Prometheus
 exporter shows (`haproxy_server_status`, 127.0.0.1:<metrics_port>/metrics). The config file is
-rewritten after every change, only so that a restarted HAProxy comes back in the same state."""
+rewritten after every change, only so that a restarted HAProxy comes back in the same state.
+
+An A/B split enables both colors with weights (the candidate's share in percent). A request is
+pinned to a variant by its `X-Greenlight-Variant` header (blue, green, live or candidate: the
+variants map, rewritten at runtime, names the color), else by a consistent hash of its
+`X-Caller-Id` header (the same caller stays on one color), else weighted round robin. Every answer
+says which color served it in `X-Greenlight-Variant`, and HAProxy logs one line per request
+(`greenlight-request <color> <status> <ms>`) to its log: the per-variant latencies."""
 
 from __future__ import annotations
 
@@ -12,7 +19,8 @@ import csv
 import io
 import os
 import socket
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +31,10 @@ BACKEND = "colors"
 UNUSED_PORT = 1  # a server with no service yet points here, and is in maintenance
 SOCKET_PATH_MAX = 100  # unix socket paths are limited to ~108 bytes
 RetireState = Literal["maint", "drain"]
+FULL_WEIGHT = 100  # a color alone takes every request; in a split the weights are percentages
+VARIANT_HEADER = "X-Greenlight-Variant"
+CALLER_HEADER = "X-Caller-Id"
+REQUEST_LOG_TAG = "greenlight-request"
 # A color is DOWN within ~3 s of its last answer to /readyz (a check every second, every 1/4 s
 # once one failed; 2 failures of 1 s), UP again after 2 good checks.
 HEALTH = (
@@ -45,6 +57,26 @@ class ProxyLayout:
     ports: dict[Color, int | None]
     live: Color | None
     metrics_port: int | None = None  # HAProxy's own Prometheus exporter; None: none
+    variants: Path | None = None  # the map from X-Greenlight-Variant to a color; None: no pinning
+    split: Color | None = None  # the candidate that takes a share beside `live`
+    weights: Mapping[Color, int] = field(default_factory=lambda: dict.fromkeys(COLORS, FULL_WEIGHT))
+
+
+def variant_map(live: Color | None) -> dict[str, Color]:
+    """What each value of X-Greenlight-Variant pins to: a color, or live and candidate."""
+    current: Color = live or "blue"
+    return {"blue": "blue", "green": "green", "live": current, "candidate": other(current)}
+
+
+def render_variants(live: Color | None) -> str:
+    return "".join(f"{key} {color}\n" for key, color in variant_map(live).items())
+
+
+def split_weights(candidate: Color, percent: int) -> dict[Color, int]:
+    """Twice the percentages (HAProxy allows up to 256): twice the points on the hash ring, so the
+    share of callers each color gets is closer to its weight."""
+    scale = 2
+    return {candidate: scale * percent, other(candidate): scale * (FULL_WEIGHT - percent)}
 
 
 DEFAULTS = (
@@ -73,7 +105,7 @@ def render_config(layout: ProxyLayout, as_root: bool) -> str:
             "# Written by `greenlight deploy --target local`; edits are overwritten.",
             *_global(layout, as_root),
             *DEFAULTS,
-            *_frontend(layout.listen_port),
+            *_frontend(layout),
             *_backend(layout),
             *_metrics(layout.metrics_port),
             "",
@@ -85,16 +117,31 @@ def _global(layout: ProxyLayout, as_root: bool) -> list[str]:
     """The admin socket the runtime API speaks to, the pidfile, and never serving as root."""
     drop = ["  uid 65534", "  gid 65534"] if as_root else []
     socket_line = f"  stats socket {layout.socket} mode 600 level admin"
-    return ["global", socket_line, f"  pidfile {layout.pidfile}", *drop]
+    log = "  log stdout format raw local0"  # HAProxy runs with -db: stdout is haproxy.log
+    return ["global", socket_line, f"  pidfile {layout.pidfile}", log, *drop]
 
 
-def _frontend(port: int) -> list[str]:
-    return ["frontend greenlight", f"  bind 127.0.0.1:{port}", f"  default_backend {BACKEND}"]
+def _frontend(layout: ProxyLayout) -> list[str]:
+    """The listener; a request's X-Greenlight-Variant becomes the color it is pinned to."""
+    lines = ["frontend greenlight", f"  bind 127.0.0.1:{layout.listen_port}", "  log global"]
+    lines.append(f'  log-format "{REQUEST_LOG_TAG} %s %ST %Ta"')  # no header, no record
+    if layout.variants is not None:
+        header = f"req.hdr({VARIANT_HEADER}),lower,map({layout.variants})"
+        lines.append(f"  http-request set-var(txn.variant) {header}")
+    return [*lines, f"  default_backend {BACKEND}"]
 
 
 def _backend(layout: ProxyLayout) -> list[str]:
-    """A server per color, health-checked; only the live one enabled."""
-    return [f"backend {BACKEND}", *HEALTH, *(_server_line(color, layout) for color in COLORS)]
+    """A server per color, health-checked; the live one enabled (and the candidate in a split)."""
+    servers = [_server_line(color, layout) for color in COLORS]
+    return [f"backend {BACKEND}", *_balance(), *HEALTH, *servers]
+
+
+def _balance() -> list[str]:
+    """Pinned by header, else by caller id (round robin without one); the answer names its color."""
+    pins = [f"  use-server {color} if {{ var(txn.variant) -m str {color} }}" for color in COLORS]
+    hashed = [f"  balance hdr({CALLER_HEADER})", "  hash-type consistent"]
+    return [*hashed, *pins, f"  http-response set-header {VARIANT_HEADER} %[srv_name]"]
 
 
 def _metrics(port: int | None) -> list[str]:
@@ -108,8 +155,9 @@ def _metrics(port: int | None) -> list[str]:
 
 def _server_line(color: Color, layout: ProxyLayout) -> str:
     port = layout.ports.get(color) or UNUSED_PORT
-    state = "" if color == layout.live else " disabled"
-    return f"  server {color} 127.0.0.1:{port} check{state}"
+    state = "" if color in (layout.live, layout.split) else " disabled"
+    weight = f" weight {layout.weights[color]}" if layout.split else ""
+    return f"  server {color} 127.0.0.1:{port}{weight} check{state}"
 
 
 def check_socket_path(path: Path) -> Path:
@@ -156,6 +204,31 @@ class RuntimeApi:
         retired = {"MAINT"} if retire == "maint" else {"DRAIN", "DOWN"}
         if first[color] in {"MAINT", "DRAIN"} or first[idle] not in retired:
             raise ProxyError(f"HAProxy did not switch to {color}: server states {states}")
+        self.weigh(dict.fromkeys(COLORS, FULL_WEIGHT))
+
+    def split(self, candidate: Color, percent: int) -> None:
+        """Both colors ready, the candidate weighted to take `percent` of unpinned traffic."""
+        self.weigh(split_weights(candidate, percent))
+        server = f"set server {BACKEND}"
+        self.send(f"{server}/{candidate} state ready; {server}/{other(candidate)} state ready")
+        rows = self.stats()
+        states = {name: row["status"].split(" ")[0] for name, row in rows.items()}
+        if {"MAINT", "DRAIN"} & set(states.values()):
+            raise ProxyError(f"HAProxy did not enable both colors for the split: {states}")
+
+    def weigh(self, weights: Mapping[Color, int]) -> None:
+        """Set each color's weight; ProxyError naming the answer when HAProxy refuses one."""
+        for color, weight in weights.items():
+            answer = self.send(f"set server {BACKEND}/{color} weight {weight}").strip()
+            if answer:
+                raise ProxyError(f"HAProxy refused weight {weight} for {color}: {answer}")
+
+    def pin_variants(self, path: Path, live: Color | None) -> None:
+        """Point `live` and `candidate` in the running variants map at their colors."""
+        for key, color in variant_map(live).items():
+            answer = self.send(f"set map {path} {key} {color}").strip()
+            if answer:
+                raise ProxyError(f"HAProxy refused the variants map entry {key}: {answer}")
 
     def set_state(self, color: Color, state: RetireState) -> None:
         self.send(f"set server {BACKEND}/{color} state {state}")

@@ -17,9 +17,21 @@ class SlotModel(StateModel):
     process: ProcessModel | None = None
 
 
+class SplitModel(StateModel):
+    """An A/B split in progress: `candidate` takes `percent` of the traffic beside the live color.
+    `log_offset`: the size of HAProxy's log when it began (its request lines after it count)."""
+
+    candidate: Color
+    percent: int
+    started_at: str  # ISO 8601, UTC
+    log_offset: int = 0
+    replaced: ReleaseModel | None = None  # what the candidate's color held before, for rollbacks
+
+
 class LocalState(StateFile):
     kind: ClassVar[str] = "local"
     metrics_port: int | None = None  # of the running HAProxy's exporter
+    split: SplitModel | None = None
     slots: dict[Color, SlotModel] = Field(
         default_factory=lambda: {color: SlotModel() for color in COLORS}
     )

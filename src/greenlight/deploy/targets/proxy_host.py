@@ -19,11 +19,15 @@ from greenlight.deploy.targets.haproxy import (
     RuntimeApi,
     check_socket_path,
     render_config,
+    render_variants,
+    split_weights,
 )
 from greenlight.deploy.targets.state_dir import ProcessModel
 from greenlight.files import write_text
 
 PROXY_START_S = 10.0
+Ports = Mapping[Color, int | None]
+Weighed = tuple[Color, int] | None  # a split's candidate and its percent
 INSTALL_HINT = (
     "haproxy is not installed (the local target routes through it): "
     "`sudo apt-get install haproxy` on Debian/Ubuntu, `brew install haproxy` on macOS"
@@ -43,6 +47,7 @@ class HostProxy:
     root: Path  # absolute: HAProxy reads a relative socket path as a host name
     port: int
     metrics_port: int | None = None  # its Prometheus exporter and stats page; None: none
+    variants: Path | None = None  # the X-Greenlight-Variant map it pins by; None: no pinning
 
     @property
     def api(self) -> RuntimeApi:
@@ -52,7 +57,10 @@ class HostProxy:
     def log(self) -> Path:
         return self.root / "haproxy.log"
 
-    def write_config(self, live: Color | None, ports: Mapping[Color, int | None]) -> None:
+    def write_config(self, live: Color | None, ports: Ports, split: Weighed = None) -> None:
+        """The config (and variants map) a restarted HAProxy reads; `split`: (candidate, percent)."""
+        if self.variants is not None:
+            write_text(self.variants, render_variants(live))
         layout = ProxyLayout(
             listen_port=self.port,
             socket=self.api.socket,
@@ -60,14 +68,16 @@ class HostProxy:
             ports=dict(ports),
             live=live,
             metrics_port=self.metrics_port,
+            variants=self.variants,
+            **({"split": split[0], "weights": split_weights(*split)} if split else {}),
         )
         config = render_config(layout, as_root=os.geteuid() == 0)
         write_text(self.root / "haproxy.cfg", config)
 
-    def start(self, live: Color | None, ports: Mapping[Color, int | None]) -> ProcessModel:
+    def start(self, live: Color | None, ports: Ports, split: Weighed = None) -> ProcessModel:
         """Start HAProxy from a fresh config and wait for its admin socket to answer."""
         binary = haproxy_binary()
-        self.write_config(live, ports)
+        self.write_config(live, ports, split)
         self.api.socket.unlink(missing_ok=True)
         record = processes.spawn([binary, "-db", "-f", str(self.root / "haproxy.cfg")], self.log)
         deadline = time.monotonic() + PROXY_START_S

@@ -1,0 +1,254 @@
+"""The A/B split on the local target for real: HAProxy on 127.0.0.1 weighting two stub services,
+2,000 requests counted by the color that answered them (HAProxy's X-Greenlight-Variant answer
+header) and by each color's prediction log; pins by header and by caller id; then delayed labels
+for the logged predictions, and `greenlight deploy decide` rolling a worse candidate back and
+promoting a better one."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+from deploy_rig import STUB_COMMAND, LocalRig, local_rig, needs_haproxy, stub_bundle
+from typer.testing import CliRunner
+
+from greenlight import outcomes
+from greenlight.cli import app
+from greenlight.config import load_params
+from greenlight.deploy.controller import Controller, DeployError, Outcome
+from greenlight.deploy.runner import bundle_candidate
+from greenlight.deploy.settings import SplitSettings
+from greenlight.deploy.targets.local import open_local
+from greenlight.logformat import LoggedPrediction
+
+pytestmark = [pytest.mark.slow, needs_haproxy]
+REPO = Path(__file__).resolve().parents[2]
+POSITIVE, NEGATIVE = ">50K", "<=50K"
+NOISE = 0.3  # share of outcomes that contradict the age rule: the rule's accuracy is about 0.7
+CONSTANT = {"default_probability": 0.2}  # always <=50K: accuracy about 0.5
+WORSE = {"age_rule": [50, 0.1, 0.9]}  # the rule upside down: accuracy about 0.3
+BETTER = {"age_rule": [50, 0.9, 0.1]}  # the rule: accuracy about 0.7
+
+
+@pytest.fixture
+def split_rig(tmp_path: Path) -> Iterator[LocalRig]:
+    split = SplitSettings(min_samples=100, alpha=0.01)
+    with local_rig(STUB_COMMAND, tmp_path / "bundles", split=split) as rig:
+        yield rig
+
+
+def bundle(rig: LocalRig, version: str, faults: dict[str, Any]) -> Path:
+    """A stub bundle whose manifest also names the dataset (labels, sensitive attributes)."""
+    path = stub_bundle(rig.bundles, version, **faults)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["dataset"] = load_params(REPO / "params.yaml").dataset.model_dump(mode="json")
+    manifest["features"] = ["age", "workclass", "hours_per_week"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    return path
+
+
+def deploy(rig: LocalRig, path: Path, split: int | None = None) -> Outcome:
+    with open_local(rig.settings.local) as target:
+        controller = Controller(target, rig.settings, echo=None)
+        return controller.deploy(bundle_candidate(path), split=split)
+
+
+def record(age: int) -> dict[str, Any]:
+    return {"age": age, "workclass": "Private", "hours_per_week": 40}
+
+
+def send(rig: LocalRig, count: int, headers: Any = None, seed: int = 0) -> Counter[str]:
+    """`count` one-record requests (ages 20-79), each with the headers `headers(n)` gives; how
+    many each color answered, by the X-Greenlight-Variant header HAProxy adds."""
+    ages = np.random.default_rng(seed)
+    served: Counter[str] = Counter()
+    with httpx.Client(timeout=10) as client:
+        for n in range(count):
+            body = {"records": [record(int(ages.integers(20, 80)))]}
+            response = client.post(rig.url, json=body, headers=headers(n) if headers else None)
+            response.raise_for_status()
+            served[response.headers["X-Greenlight-Variant"]] += 1
+    return served
+
+
+def logged(rig: LocalRig, color: str) -> list[LoggedPrediction]:
+    path = rig.settings.local.state_dir / "logs" / color / "predictions.jsonl"
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()
+    return [LoggedPrediction.parse(line, f"{path}:{n}") for n, line in enumerate(lines, 1)]
+
+
+def report_outcomes(rig: LocalRig, seed: int = 1) -> int:
+    """The true label of every logged prediction not labelled yet, appended to the outcome log
+    beside it (as `greenlight outcomes import` does): the age rule, contradicted at random
+    (seeded) in NOISE of the cases, whichever color answered."""
+    noise, total = np.random.default_rng(seed), 0
+    for color in ("blue", "green"):
+        log = rig.settings.local.state_dir / "logs" / color / "outcomes.jsonl"
+        known = {item.key for item in outcomes.read_outcome_log(log, (POSITIVE, NEGATIVE))}
+        fresh = [(key, item) for key, item in numbered(logged(rig, color)) if key not in known]
+        labelled = [_outcome(key, item, noise.random() < NOISE) for key, item in fresh]
+        outcomes.append_outcomes(log, labelled, datetime.now(UTC))
+        total += len(labelled)
+    return total
+
+
+def numbered(items: list[LoggedPrediction]) -> list[tuple[outcomes.Key, LoggedPrediction]]:
+    """Each line with its key: request id and position within its request (a batch shares one)."""
+    seen: Counter[str] = Counter()
+    keyed = []
+    for item in items:
+        keyed.append(((item.request_id, seen[item.request_id]), item))
+        seen[item.request_id] += 1
+    return keyed
+
+
+def _outcome(key: outcomes.Key, item: LoggedPrediction, flipped: bool) -> outcomes.Outcome:
+    rule = item.features["age"] >= 50
+    return outcomes.Outcome(*key, POSITIVE if rule != flipped else NEGATIVE, "test")
+
+
+def decide(rig: LocalRig, tmp_path: Path) -> tuple[int, str]:
+    """`greenlight deploy decide` with the rig's settings as params.yaml: exit code and its last
+    line (the verdict; the audit entries come before it)."""
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"deploy": rig.settings.model_dump(mode="json")}))
+    result = CliRunner().invoke(app, ["deploy", "decide", "--params", str(params)])
+    return result.exit_code, result.output.strip().splitlines()[-1]
+
+
+def test_split_share_and_pins(split_rig: LocalRig) -> None:
+    assert deploy(split_rig, bundle(split_rig, "v1", CONSTANT)).decision == "deployed"
+    assert deploy(split_rig, bundle(split_rig, "v2", BETTER), split=20).decision == "splitting"
+    before = {color: len(logged(split_rig, color)) for color in ("blue", "green")}
+    hashed = send(split_rig, 2000, headers=lambda n: {"X-Caller-Id": f"caller-{n}"})
+    in_logs = {color: len(logged(split_rig, color)) - before[color] for color in before}
+    share = hashed["green"] / 2000
+    print(f"2000 requests, one caller each, at 20%: candidate {hashed['green']} ({share:.1%})")
+    assert 0.17 <= share <= 0.23, hashed
+    assert in_logs == dict(hashed)  # the answer header and the prediction logs agree
+    unpinned = send(split_rig, 500)
+    print(f"500 requests without a caller id (weighted round robin): {dict(unpinned)}")
+    assert 0.17 <= unpinned["green"] / 500 <= 0.23, unpinned
+    for pin, color in (
+        ("candidate", "green"),
+        ("GREEN", "green"),
+        ("live", "blue"),
+        ("blue", "blue"),
+    ):
+        assert send(split_rig, 30, headers=lambda n, pin=pin: {"X-Greenlight-Variant": pin}) == {
+            color: 30
+        }
+    for caller in range(20):  # one caller never flips between variants
+        assert len(send(split_rig, 10, headers=lambda n, c=caller: {"X-Caller-Id": f"c{c}"})) == 1
+
+
+def test_split_refused_while_one_runs_and_off_local(split_rig: LocalRig, tmp_path: Path) -> None:
+    deploy(split_rig, bundle(split_rig, "v1", CONSTANT))
+    deploy(split_rig, bundle(split_rig, "v2", BETTER), split=20)
+    with pytest.raises(DeployError, match="end it first"):
+        deploy(split_rig, bundle(split_rig, "v3", BETTER))
+    params = tmp_path / "p.yaml"
+    params.write_text(yaml.safe_dump({"deploy": split_rig.settings.model_dump(mode="json")}))
+    command = ["deploy", "--target", "docker", "--image", "x", "--split", "20"]
+    result = CliRunner().invoke(app, [*command, "--params", str(params)])
+    assert result.exit_code == 2, result.output
+    assert "--target local only" in result.output
+
+
+def test_decide_rolls_back_a_worse_candidate_and_promotes_a_better_one(
+    split_rig: LocalRig, tmp_path: Path
+) -> None:
+    deploy(split_rig, bundle(split_rig, "v1", CONSTANT))
+    deploy(split_rig, bundle(split_rig, "v2", WORSE), split=20)
+    send(split_rig, 300, headers=lambda n: {"X-Caller-Id": f"early-{n}"})
+    report_outcomes(split_rig)
+    code, output = decide(split_rig, tmp_path)
+    print(output)
+    assert code == 0 and output.startswith("keep:"), output  # too few labelled on the candidate
+    send(split_rig, 1700, headers=lambda n: {"X-Caller-Id": f"a-{n}"}, seed=2)
+    report_outcomes(split_rig, seed=3)
+    code, output = decide(split_rig, tmp_path)
+    print(output)
+    assert code == 1 and output.startswith("rollback:"), output
+    assert send(split_rig, 50) == {"blue": 50}  # all traffic back on the live color
+    entry = next(e for e in reversed(split_rig.audit()) if e.step == "decide")
+    print({key: entry.details[key] for key in ("candidate_samples", "live_samples")})
+    assert entry.details["z"] < 0 and entry.details["candidate_samples"] >= 100, entry.details
+    assert deploy(split_rig, bundle(split_rig, "v3", BETTER), split=20).decision == "splitting"
+    send(split_rig, 2000, headers=lambda n: {"X-Caller-Id": f"b-{n}"}, seed=4)
+    report_outcomes(split_rig, seed=5)
+    code, output = decide(split_rig, tmp_path)
+    print(output)
+    assert code == 0 and output.startswith("promote:"), output
+    entry = next(e for e in reversed(split_rig.audit()) if e.step == "decide")
+    print({key: entry.details[key] for key in ("candidate_samples", "live_samples")})
+    assert send(split_rig, 50) == {"green": 50}
+    with open_local(split_rig.settings.local) as target:
+        state = target.state()
+    assert (state.live, state.split, state.slots["blue"].running) == ("green", None, False)
+
+
+def cli(rig: LocalRig, tmp_path: Path, *arguments: str) -> tuple[int, str]:
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"deploy": rig.settings.model_dump(mode="json")}))
+    result = CliRunner().invoke(app, ["deploy", *arguments, "--params", str(params)])
+    return result.exit_code, result.output
+
+
+def sensitive_store(rig: LocalRig, path: Path) -> Path:
+    """The separate store: every logged record's groups by request id, one group per age band
+    (so a model that predicts by age treats the groups differently)."""
+    rows = ["request_id,record,sex,race"]
+    for color in ("blue", "green"):
+        for (request_id, number), item in numbered(logged(rig, color)):
+            group = "A" if item.features["age"] >= 50 else "B"
+            rows.append(f"{request_id},{number},{group},{group}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_status_shows_each_variant_and_a_fairness_regression_rolls_back(
+    split_rig: LocalRig, tmp_path: Path
+) -> None:
+    deploy(split_rig, bundle(split_rig, "v1", CONSTANT))
+    deploy(split_rig, bundle(split_rig, "v2", BETTER), split=20)
+    send(split_rig, 1500, headers=lambda n: {"X-Caller-Id": f"f-{n}"}, seed=6)
+    report_outcomes(split_rig, seed=7)
+    store = sensitive_store(split_rig, tmp_path / "private" / "sensitive.csv")
+    metrics = tmp_path / "textfile" / "greenlight.prom"
+    code, output = cli(split_rig, tmp_path, "status", "--metrics-file", str(metrics))
+    assert code == 0, output
+    shown = json.loads(output[: output.rindex("}") + 1])
+    variants = shown["split"]["variants"]
+    print(
+        {
+            color: {k: v for k, v in one.items() if k != "fairness"}
+            for color, one in variants.items()
+        }
+    )
+    assert (shown["split"]["candidate"], shown["split"]["percent"]) == ("green", 20)
+    assert variants["green"]["traffic"]["requests"] == variants["green"]["predictions"] > 200
+    # the constant model says >50K only for the two known-answer records among ages 20-79
+    assert variants["blue"]["positive_rate"] < 0.1
+    assert variants["green"]["positive_rate"] > 0.4
+    assert variants["green"]["accuracy"] > variants["blue"]["accuracy"]
+    assert variants["green"]["traffic"]["percentiles_ms"]["p95"] is not None
+    assert 'greenlight_variant_accuracy{color="green"' in metrics.read_text()
+    code, output = cli(split_rig, tmp_path, "decide", "--sensitive", str(store))
+    print(output.strip().splitlines()[-1])
+    assert code == 1 and "fairness gap" in output, output
+    entry = next(e for e in reversed(split_rig.audit()) if e.step == "decide")
+    assert entry.details["rule"] == "fairness" and entry.details["fairness_regression"] > 0.5
+    audit = split_rig.settings.audit_log.read_text()
+    assert not any(word in audit for word in ('"sex"', '"race"', "sex:", "race:"))
