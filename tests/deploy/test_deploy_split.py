@@ -7,6 +7,9 @@ promoting a better one."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,9 +20,18 @@ import httpx
 import numpy as np
 import pytest
 import yaml
-from deploy_rig import STUB_COMMAND, LocalRig, local_rig, needs_haproxy, stub_bundle
+from deploy_rig import (
+    REAL_COMMAND,
+    STUB_COMMAND,
+    LocalRig,
+    local_rig,
+    needs_haproxy,
+    real_bundle,
+    stub_bundle,
+)
 from typer.testing import CliRunner
 
+from conftest import PipelineRun
 from greenlight import outcomes
 from greenlight.cli import app
 from greenlight.config import load_params
@@ -27,6 +39,7 @@ from greenlight.deploy.controller import Controller, DeployError, Outcome
 from greenlight.deploy.runner import bundle_candidate
 from greenlight.deploy.settings import SplitSettings
 from greenlight.deploy.targets.local import open_local
+from greenlight.deploy.targets.local_state import LocalState
 from greenlight.logformat import LoggedPrediction
 
 pytestmark = [pytest.mark.slow, needs_haproxy]
@@ -151,12 +164,30 @@ def test_split_share_and_pins(split_rig: LocalRig) -> None:
     for caller in range(20):  # one caller never flips between variants
         assert len(send(split_rig, 10, headers=lambda n, c=caller: {"X-Caller-Id": f"c{c}"})) == 1
 
+    callers = {caller: {"X-Caller-Id": f"caller-{caller}"} for caller in range(0, 2000, 50)}
+    where = {
+        caller: send(split_rig, 1, headers=lambda n, h=pin: h) for caller, pin in callers.items()
+    }
+    with open_local(split_rig.settings.local) as target:
+        haproxy = LocalState.load(target.root / "state.json").proxy
+        assert haproxy is not None
+        os.kill(haproxy.pid, signal.SIGKILL)
+    with open_local(split_rig.settings.local) as target:  # restarts HAProxy from its config
+        assert target.restarted_proxy and target.current_split() is not None
+    again = {
+        caller: send(split_rig, 1, headers=lambda n, h=pin: h) for caller, pin in callers.items()
+    }
+    assert again == where  # the weights came back from haproxy.cfg: every caller where it was
+
 
 def test_split_refused_while_one_runs_and_off_local(split_rig: LocalRig, tmp_path: Path) -> None:
     deploy(split_rig, bundle(split_rig, "v1", CONSTANT))
     deploy(split_rig, bundle(split_rig, "v2", BETTER), split=20)
     with pytest.raises(DeployError, match="end it first"):
         deploy(split_rig, bundle(split_rig, "v3", BETTER))
+    with open_local(split_rig.settings.local, start_proxy=False) as target:
+        target.down()  # `deploy down` ends the split with its colors
+        assert target.current_split() is None
     params = tmp_path / "p.yaml"
     params.write_text(yaml.safe_dump({"deploy": split_rig.settings.model_dump(mode="json")}))
     command = ["deploy", "--target", "docker", "--image", "x", "--split", "20"]
@@ -252,3 +283,52 @@ def test_status_shows_each_variant_and_a_fairness_regression_rolls_back(
     assert entry.details["rule"] == "fairness" and entry.details["fairness_regression"] > 0.5
     audit = split_rig.settings.audit_log.read_text()
     assert not any(word in audit for word in ('"sex"', '"race"', "sex:", "race:"))
+
+
+def await_logged(rig: LocalRig, counts: dict[str, int], deadline_s: float = 20.0) -> None:
+    """Until each color's prediction log holds at least `counts[color]` lines."""
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        if all(len(logged(rig, color)) >= count for color, count in counts.items()):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the prediction logs never held {dict(counts)} lines")
+
+
+def test_real_services_take_feedback_through_the_proxy_by_the_answer_header(
+    tmp_path: Path, pipeline_run: PipelineRun
+) -> None:
+    """`greenlight serve` on both colors: each answer names its color, and a POST /feedback sent
+    with that header reaches the color whose prediction log holds the request."""
+    with local_rig(REAL_COMMAND, tmp_path / "bundles", readiness_deadline_s=240.0) as rig:
+        for version in ("v1", "v2"):
+            real_bundle(pipeline_run.bundle, rig.bundles, version)
+        deploy(rig, rig.bundles / "v1")
+        assert deploy(rig, rig.bundles / "v2", split=20).decision == "splitting"
+        manifest = json.loads((rig.bundles / "v1" / "manifest.json").read_text())
+        records = [answer["record"] for answer in manifest["known_answers"]]
+        before = {color: len(logged(rig, color)) for color in ("blue", "green")}
+        with httpx.Client(timeout=30) as client:
+            answers = [
+                client.post(
+                    rig.url, json={"records": [records[n % 5]]}, headers={"X-Caller-Id": f"r{n}"}
+                )
+                for n in range(150)
+            ]
+            given = Counter(answer.headers["X-Greenlight-Variant"] for answer in answers)
+            # the labels come late: by then the service has flushed the lines to its log
+            await_logged(rig, {color: before[color] + count for color, count in given.items()})
+            for answer in answers:
+                label = answer.json()["predictions"][0]["label"]
+                feedback = {"request_id": answer.headers["X-Request-ID"], "label": label}
+                pin = {"X-Greenlight-Variant": answer.headers["X-Greenlight-Variant"]}
+                sent = client.post(
+                    rig.url.replace("/predict", "/feedback"), json=feedback, headers=pin
+                )
+                assert sent.status_code == 201, sent.text
+        print(f"150 requests to real services at 20%, feedback through the proxy: {dict(given)}")
+        code, output = cli(rig, tmp_path, "status")
+        assert code == 0, output
+        variants = json.loads(output[: output.rindex("}") + 1])["split"]["variants"]
+        assert {color: one["outcomes"] for color, one in variants.items()} == dict(given)
+        assert all(one["accuracy"] == 1.0 for one in variants.values())

@@ -481,3 +481,22 @@ def test_the_serve_command_is_filled_in_from_the_template() -> None:
         "--prediction-log",
         "p.jsonl",
     ]
+
+
+def test_status_where_nothing_was_deployed_starts_no_haproxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`deploy status` brings back a dead HAProxy, but where none ever ran it starts none (it
+    used to start one that nobody stopped)."""
+    from tests.test_exit_codes import invoke
+
+    monkeypatch.chdir(tmp_path)
+    code, out, err = invoke("deploy", "status", "--params", str(tmp_path / "absent.yaml"))
+    assert code == 0, err
+    assert json.loads(out[: out.rindex("}") + 1])["live"] is None
+    ours = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if str(tmp_path) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert ours == []

@@ -151,7 +151,7 @@ def status(
     from greenlight.deploy.audit import read_entries  # noqa: PLC0415
 
     settings = _settings(params).deploy
-    with runner.open_target(target.value, settings) as opened:
+    with runner.open_target(target.value, settings, restart_only=True) as opened:
         state = opened.state()
         split = _split_json(opened, settings, sensitive, metrics_file)
     slots = {color: _slot_json(slot) for color, slot in state.slots.items()}
@@ -192,7 +192,7 @@ def decide(
     from greenlight.deploy.split import Decision  # noqa: PLC0415
     from greenlight.deploy.targets.local import open_local  # noqa: PLC0415
 
-    settings = _settings(params)
+    settings = _settings(params).deploy
     with open_local(settings.local) as target:
         verdict = Decision(target, settings, sensitive).run()
     typer.echo(f"{verdict.action}: {verdict.reason}")

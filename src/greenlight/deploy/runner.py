@@ -29,9 +29,12 @@ OIDC_REQUEST = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 
 
 @contextmanager
-def open_target(name: TargetName, settings: DeploySettings) -> Iterator[Target]:
+def open_target(
+    name: TargetName, settings: DeploySettings, restart_only: bool = False
+) -> Iterator[Target]:
+    """`restart_only` (local): a dead HAProxy comes back, a never-started one stays so."""
     if name == "local":
-        with open_local(settings.local) as target:
+        with open_local(settings.local, restart_only=restart_only) as target:
             yield target
     elif name == "docker":
         with open_docker(settings.docker) as docker:

@@ -223,6 +223,10 @@ class RuntimeApi:
             if answer:
                 raise ProxyError(f"HAProxy refused weight {weight} for {color}: {answer}")
 
+    def has_map(self, path: Path) -> bool:
+        """Whether the running HAProxy loaded the map file `path` (`show map` lists it)."""
+        return str(path) in self.send("show map")
+
     def pin_variants(self, path: Path, live: Color | None) -> None:
         """Point `live` and `candidate` in the running variants map at their colors."""
         for key, color in variant_map(live).items():

@@ -45,13 +45,16 @@ class LocalTargetError(GreenlightError):
 
 
 @contextmanager
-def open_local(settings: LocalSettings, start_proxy: bool = True) -> Iterator[LocalTarget]:
-    """The target with its lock held (one deployment at a time) and HAProxy running."""
+def open_local(
+    settings: LocalSettings, start_proxy: bool = True, restart_only: bool = False
+) -> Iterator[LocalTarget]:
+    """The target with its lock held (one deployment at a time) and HAProxy running;
+    `restart_only`: bring back a dead HAProxy, but start none where none ran (`deploy status`)."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with exclusive(settings.state_dir / "lock"):
         target = LocalTarget(settings)
         if start_proxy:
-            target.ensure_proxy()
+            target.ensure_proxy(restart_only)
         yield target
 
 
@@ -68,7 +71,9 @@ class LocalTarget:
 
     @property
     def proxy(self) -> HostProxy:
-        return HostProxy(self.root, self.settings.proxy_port, self.settings.metrics_port, self.variants)
+        return HostProxy(
+            self.root, self.settings.proxy_port, self.settings.metrics_port, self.variants
+        )
 
     def _load(self) -> LocalState:
         return LocalState.load(self.root / "state.json")
@@ -87,7 +92,7 @@ class LocalTarget:
 
     # -- the router -------------------------------------------------------------------------
 
-    def ensure_proxy(self) -> None:
+    def ensure_proxy(self, restart_only: bool = False) -> None:
         """Start HAProxy unless ours is already running (every deploy command, status included,
         restarts a dead one from its config, live color and all); refuse changed ports."""
         state = self._load()
@@ -97,6 +102,8 @@ class LocalTarget:
         if state.proxy:
             processes.stop_tree(state.proxy.record(), grace_s=2.0)  # anything left of it
             self.restarted_proxy = f"HAProxy {state.proxy.pid} had died"
+        elif restart_only:
+            return  # none ever ran here (or `deploy down` stopped it): nothing to bring back
         self._start_proxy(state)
 
     def _refuse_other_ports(self, state: LocalState) -> None:
@@ -123,6 +130,7 @@ class LocalTarget:
         for color in COLORS:
             state.slots[color] = state.slots[color].model_copy(update={"process": None})
         state.live, state.proxy, state.proxy_port, state.metrics_port = None, None, None, None
+        state.split = None  # nothing serves: a split cannot outlive its colors
         self._save(state)
         if survivors:
             raise InfrastructureError(f"processes {survivors} survived SIGKILL; stop them by hand")
@@ -217,7 +225,8 @@ class LocalTarget:
         self.proxy.api.route(color)
         state.live, state.split = color, None
         self._save(state)
-        self.proxy.api.pin_variants(self.variants, color)
+        if self.proxy.api.has_map(self.variants):  # else an HAProxy started before pinning
+            self.proxy.api.pin_variants(self.variants, color)
 
     def split(self, candidate: Color, percent: int, replaced: Release | None) -> None:
         """`candidate` (running, not live) takes `percent` of the traffic beside the live color;

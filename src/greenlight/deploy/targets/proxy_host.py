@@ -58,7 +58,7 @@ class HostProxy:
         return self.root / "haproxy.log"
 
     def write_config(self, live: Color | None, ports: Ports, split: Weighed = None) -> None:
-        """The config (and variants map) a restarted HAProxy reads; `split`: (candidate, percent)."""
+        """The config (and variants map) a restarted HAProxy reads; `split`: candidate, percent."""
         if self.variants is not None:
             write_text(self.variants, render_variants(live))
         layout = ProxyLayout(
