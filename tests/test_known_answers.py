@@ -19,7 +19,8 @@ from greenlight.deploy.smoke import judge_answers
 from greenlight.errors import ArtifactError, ConfigError
 from greenlight.known_answers import DEFAULT_TOLERANCE, compare
 from greenlight.serving.predictor import check_known_answers
-from greenlight.serving.settings import ServingSettings, resolve
+from greenlight.serving.settings import ServingSettings
+from greenlight.settings import resolve_serving as resolve
 from greenlight.settings_base import read_yaml
 
 PARAMS = Path(__file__).parents[1] / "params.yaml"

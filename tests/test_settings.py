@@ -12,8 +12,8 @@ import yaml
 
 from greenlight.config import TOOL_SECTIONS, Params
 from greenlight.errors import ExitCode
-from greenlight.serving.settings import resolve
 from greenlight.settings import Settings, load_settings
+from greenlight.settings import resolve_serving as resolve
 from greenlight.settings_base import SettingsError
 from tests.test_exit_codes import invoke, write_bundle
 

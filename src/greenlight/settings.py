@@ -5,13 +5,15 @@ Strict at every level: a misspelt section or key anywhere, or a bad value, is on
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from greenlight.config import Params, with_columns
 from greenlight.deploy.settings import DeploySettings
 from greenlight.monitor.settings import DriftParams, MonitorParams
-from greenlight.serving.settings import ServingSettings
+from greenlight.serving.settings import ServingSettings, environment_values, parse
 from greenlight.settings_base import DEFAULT_PARAMS, SettingsError, check, read_yaml
 from greenlight.spec import DatasetSpec
 
@@ -54,3 +56,17 @@ def read_sections(path: Path, required: bool = True) -> dict[str, Any]:
             f"{path}: " + "; ".join(f"{key}: Extra inputs are not permitted" for key in unknown)
         )
     return raw
+
+
+def resolve_serving(
+    path: Path = DEFAULT_PARAMS,
+    environ: Mapping[str, str] = os.environ,
+    overrides: Mapping[str, object] | None = None,
+) -> ServingSettings:
+    """Defaults < the params file's `serving:` section < GREENLIGHT_* variables < `overrides` (CLI
+    options). Here, not in greenlight.serving.settings: a serving process reads only its
+    environment, so the image holds neither this loader nor the other tools' settings."""
+    file = load_settings(path, with_dataset=False, missing_ok=True).serving
+    given = {key: value for key, value in (overrides or {}).items() if value is not None}
+    values = {**file.model_dump(exclude_unset=True), **environment_values(environ), **given}
+    return parse(values, source="GREENLIGHT_* variables + options", section="serving")

@@ -76,7 +76,9 @@ def test_the_app_holds_what_serving_imports_and_no_training_code() -> None:
     files = {path.as_posix() for path in image.service_files(package)}
     assert {"serving/service.py", "serving/engine.py", "artifacts.py", "spec.py"} <= files
     assert "__init__.py" in files and "models/__init__.py" in files
-    assert not [name for name in files if name.startswith(("stages/", "report/", "deploy/"))]
+    tooling = ("stages/", "report/", "deploy/", "monitor/")
+    assert not [name for name in files if name.startswith(tooling)]
+    assert "settings.py" not in files  # the tools' loader: a serving process reads its environment
     assert not {"cli.py", "explain.py", "plots.py", "monitor/__init__.py"} & files
 
 

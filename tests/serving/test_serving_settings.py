@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from greenlight.errors import ConfigError
-from greenlight.serving.settings import ServingSettings, from_environment, resolve
+from greenlight.serving.settings import ServingSettings, from_environment
+from greenlight.settings import resolve_serving as resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 

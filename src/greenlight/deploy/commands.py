@@ -255,9 +255,9 @@ def _settings(params: Path) -> Settings:
 def _controller(target: Target, params: Path) -> Controller:
     """The smoke test judges the known answers with the tolerance the service's warm-up uses."""
     from greenlight.deploy.controller import Controller  # noqa: PLC0415
-    from greenlight.serving.settings import resolve  # noqa: PLC0415
+    from greenlight.settings import resolve_serving  # noqa: PLC0415
 
-    tolerance = resolve(params).known_answer_tolerance
+    tolerance = resolve_serving(params).known_answer_tolerance
     return Controller(target, _settings(params).deploy, known_answer_tolerance=tolerance)
 
 

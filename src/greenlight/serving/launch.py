@@ -11,8 +11,8 @@ from typing import NoReturn
 
 from greenlight.errors import ConfigError
 from greenlight.manifest import read_manifest
-from greenlight.serving import settings as settings_module
 from greenlight.serving.settings import ServingSettings
+from greenlight.settings import resolve_serving
 
 SERVICE = "greenlight.serving.service:Greenlight"
 
@@ -32,7 +32,7 @@ def resolve(
         "workers": workers,
         "log_predictions": log_predictions,
     }
-    settings = settings_module.resolve(params, os.environ, overrides)
+    settings = resolve_serving(params, os.environ, overrides)
     return settings.model_copy(
         update={
             "bundle": settings.bundle.resolve(),

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from greenlight.known_answers import DEFAULT_TOLERANCE
 from greenlight.paths import BUNDLE
-from greenlight.settings_base import DEFAULT_PARAMS, Strict, check
+from greenlight.settings_base import Strict, check
 
 # Each setting's environment variable; the service reads only these.
 ENVIRONMENT = {
@@ -75,21 +75,6 @@ class ServingSettings(Strict):
 
 def environment_values(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return {name: environ[var] for name, var in ENVIRONMENT.items() if var in environ}
-
-
-def resolve(
-    path: Path = DEFAULT_PARAMS,
-    environ: Mapping[str, str] = os.environ,
-    overrides: Mapping[str, object] | None = None,
-) -> ServingSettings:
-    """Defaults < the params file's `serving:` section < GREENLIGHT_* variables < `overrides` (CLI
-    options). The file is read as greenlight.settings reads it (which imports this module)."""
-    from greenlight.settings import load_settings  # noqa: PLC0415
-
-    file = load_settings(path, with_dataset=False, missing_ok=True).serving
-    given = {key: value for key, value in (overrides or {}).items() if value is not None}
-    values = {**file.model_dump(exclude_unset=True), **environment_values(environ), **given}
-    return parse(values, source="GREENLIGHT_* variables + options", section="serving")
 
 
 def from_environment(environ: Mapping[str, str] = os.environ) -> ServingSettings:
