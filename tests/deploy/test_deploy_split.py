@@ -38,6 +38,7 @@ from greenlight.config import load_params
 from greenlight.deploy.controller import Controller, DeployError, Outcome
 from greenlight.deploy.runner import bundle_candidate
 from greenlight.deploy.settings import SplitSettings
+from greenlight.deploy.targets import processes
 from greenlight.deploy.targets.local import open_local
 from greenlight.deploy.targets.local_state import LocalState
 from greenlight.logformat import LoggedPrediction
@@ -136,6 +137,7 @@ def decide(rig: LocalRig, tmp_path: Path) -> tuple[int, str]:
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"deploy": rig.settings.model_dump(mode="json")}))
     result = CliRunner().invoke(app, ["deploy", "decide", "--params", str(params)])
+    assert result.output.strip(), (result.exit_code, result.exception)  # a crash says why
     return result.exit_code, result.output.strip().splitlines()[-1]
 
 
@@ -172,6 +174,9 @@ def test_split_share_and_pins(split_rig: LocalRig) -> None:
         haproxy = LocalState.load(target.root / "state.json").proxy
         assert haproxy is not None
         os.kill(haproxy.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while processes.alive(haproxy.record()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the signal is delivered asynchronously
     with open_local(split_rig.settings.local) as target:  # restarts HAProxy from its config
         assert target.restarted_proxy and target.current_split() is not None
     again = {
