@@ -38,6 +38,7 @@ from greenlight.config import load_params
 from greenlight.deploy.controller import Controller, DeployError, Outcome
 from greenlight.deploy.runner import bundle_candidate
 from greenlight.deploy.settings import SplitSettings
+from greenlight.deploy.targets import processes
 from greenlight.deploy.targets.local import open_local
 from greenlight.deploy.targets.local_state import LocalState
 from greenlight.logformat import LoggedPrediction
@@ -136,6 +137,7 @@ def decide(rig: LocalRig, tmp_path: Path) -> tuple[int, str]:
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"deploy": rig.settings.model_dump(mode="json")}))
     result = CliRunner().invoke(app, ["deploy", "decide", "--params", str(params)])
+    assert result.output.strip(), (result.exit_code, result.exception)  # a crash says why
     return result.exit_code, result.output.strip().splitlines()[-1]
 
 
@@ -172,6 +174,9 @@ def test_split_share_and_pins(split_rig: LocalRig) -> None:
         haproxy = LocalState.load(target.root / "state.json").proxy
         assert haproxy is not None
         os.kill(haproxy.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while processes.alive(haproxy.record()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the signal is delivered asynchronously
     with open_local(split_rig.settings.local) as target:  # restarts HAProxy from its config
         assert target.restarted_proxy and target.current_split() is not None
     again = {
@@ -322,9 +327,13 @@ def test_real_services_take_feedback_through_the_proxy_by_the_answer_header(
                 label = answer.json()["predictions"][0]["label"]
                 feedback = {"request_id": answer.headers["X-Request-ID"], "label": label}
                 pin = {"X-Greenlight-Variant": answer.headers["X-Greenlight-Variant"]}
-                sent = client.post(
-                    rig.url.replace("/predict", "/feedback"), json=feedback, headers=pin
-                )
+                url = rig.url.replace("/predict", "/feedback")
+                sent = client.post(url, json=feedback, headers=pin)
+                for _ in range(25):  # a 404 may mean "not flushed yet": the service says retry
+                    if sent.status_code != 404:
+                        break
+                    time.sleep(0.2)
+                    sent = client.post(url, json=feedback, headers=pin)
                 assert sent.status_code == 201, sent.text
         print(f"150 requests to real services at 20%, feedback through the proxy: {dict(given)}")
         code, output = cli(rig, tmp_path, "status")
