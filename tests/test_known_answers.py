@@ -20,7 +20,7 @@ from greenlight.errors import ArtifactError, ConfigError
 from greenlight.known_answers import DEFAULT_TOLERANCE, compare
 from greenlight.serving.predictor import check_known_answers
 from greenlight.serving.settings import ServingSettings
-from greenlight.settings import resolve_serving as resolve
+from greenlight.settings import resolve_serving
 from greenlight.settings_base import read_yaml
 
 PARAMS = Path(__file__).parents[1] / "params.yaml"
@@ -61,7 +61,9 @@ def test_the_deploy_smoke_test_judges_with_the_services_tolerance(tmp_path: Path
     params = tmp_path / "params.yaml"
     params.write_text("serving: {known_answer_tolerance: 0.00003}\n")
     controller = commands._controller(SimpleNamespace(), params)  # type: ignore[arg-type]
-    assert controller.known_answer_tolerance == resolve(params).known_answer_tolerance == 3e-5
+    assert (
+        controller.known_answer_tolerance == resolve_serving(params).known_answer_tolerance == 3e-5
+    )
 
 
 def test_one_default_and_one_key() -> None:
@@ -78,7 +80,7 @@ def test_the_old_deploy_key_and_a_bad_tolerance_are_refused(tmp_path: Path) -> N
     params = tmp_path / "params.yaml"
     params.write_text("serving: {known_answer_tolerance: -1}\n")
     with pytest.raises(ConfigError, match=rf"{tmp_path}.*known_answer_tolerance"):
-        resolve(params, environ={})
+        resolve_serving(params, environ={})
 
 
 def test_what_is_not_a_number_is_infinitely_far() -> None:

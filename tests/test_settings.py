@@ -12,8 +12,7 @@ import yaml
 
 from greenlight.config import TOOL_SECTIONS, Params
 from greenlight.errors import ExitCode
-from greenlight.settings import Settings, load_settings
-from greenlight.settings import resolve_serving as resolve
+from greenlight.settings import Settings, load_settings, resolve_serving
 from greenlight.settings_base import SettingsError
 from tests.test_exit_codes import invoke, write_bundle
 
@@ -94,13 +93,13 @@ def test_the_repository_params_pass_the_loader(family: str, other_params: Path) 
 
 
 def test_the_repository_serving_settings_load(other_params: Path) -> None:
-    assert resolve(other_params, environ={}).max_batch == 1000
+    assert resolve_serving(other_params, environ={}).max_batch == 1000
 
 
 def test_an_environment_variable_still_overrides_the_file(other_params: Path) -> None:
-    assert resolve(other_params, environ={"GREENLIGHT_MAX_BATCH": "7"}).max_batch == 7
+    assert resolve_serving(other_params, environ={"GREENLIGHT_MAX_BATCH": "7"}).max_batch == 7
     with pytest.raises(SettingsError, match=r"serving\.max_batch: Input should be greater"):
-        resolve(other_params, environ={"GREENLIGHT_MAX_BATCH": "0"})
+        resolve_serving(other_params, environ={"GREENLIGHT_MAX_BATCH": "0"})
 
 
 # -- the whole-file model -------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from greenlight.artifacts import load_bundle
 from greenlight.files import write_json
 from greenlight.paths import BUNDLE, REPORTS
 from greenlight.serving.predictor import Predictor
-from greenlight.serving.settings import resolve
+from greenlight.settings import resolve_serving
 from tools.harness.server import RunningServer, unwind_on_termination
 
 OUTPUT = REPORTS / "serving_bench.json"
@@ -359,7 +359,7 @@ def peer_starter(bundle_dir: Path, coalesce: bool = False) -> Starter:
 
     def start(log: Path) -> AbstractContextManager[RunningServer]:
         overrides = {"bundle": bundle_dir.resolve(), "prediction_log": log, "coalesce": coalesce}
-        environment = resolve(overrides=overrides).environment()
+        environment = resolve_serving(overrides=overrides).environment()
         command = [sys.executable, "-m", "tools.bench.serve_peer", "--port"]
         return RunningServer.run(lambda port: [*command, str(port)], environment)
 
@@ -404,7 +404,7 @@ def goals(served: dict[str, Any], plain: dict[str, Any]) -> dict[str, bool]:
 
 
 def serving_settings(bundle_dir: Path) -> dict[str, Any]:
-    serving = resolve(overrides={"bundle": bundle_dir}).model_dump(mode="json")
+    serving = resolve_serving(overrides={"bundle": bundle_dir}).model_dump(mode="json")
     return {key: value for key, value in serving.items() if key != "prediction_log"}
 
 
