@@ -1,9 +1,10 @@
-"""Fitting the torch MLP: CUDA when present, CPU otherwise, deterministic on CPU; early stopping on
-the validation split. Weights saved as safetensors."""
+"""Fitting the torch MLP: CUDA when present, CPU otherwise, deterministic on either; early stopping
+on the validation split. Weights saved as safetensors."""
 
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,13 @@ class MLPTrainer:
 
 
 def _seed_everything(seed: int, device: str) -> None:
+    """Bit-for-bit repeatable on one kind of device: the same weights, hence the same model
+    version, run after run (CPU and GPU kernels differ, so the two give different bytes)."""
     torch.manual_seed(seed)
-    if device == "cpu":
-        # Bit-for-bit repeatable on CPU; CUDA kernels stay fast and only approximately repeatable.
-        torch.use_deterministic_algorithms(True)
+    if device == "cuda":
+        # cuBLAS is deterministic only with a fixed workspace, set before its first call
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
 
 
 def _train_with_early_stopping(
