@@ -88,9 +88,16 @@ class ExplainParams(Strict):
     max_coalitions: int = Field(4096, ge=16)
 
 
+# What the evaluate stage writes to reports/metrics.json: the names a gate can bound, so a misspelt
+# one is refused when params.yaml is read, not found missing after the whole pipeline has run.
+MetricName = Literal[
+    "accuracy", "roc_auc", "f1", "log_loss", "precision", "recall", "brier", "n_test"
+]
+
+
 class GateParams(Strict):
-    min: dict[str, float] = Field(default_factory=dict)
-    max: dict[str, float] = Field(default_factory=dict)
+    min: dict[MetricName, float] = Field(default_factory=dict)
+    max: dict[MetricName, float] = Field(default_factory=dict)
 
 
 class CardParams(Strict):

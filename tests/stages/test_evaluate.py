@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ from sklearn import metrics as skm
 
 from conftest import PipelineRun
 from greenlight.artifacts import load_bundle
-from greenlight.config import EvaluateParams, ImportanceParams
+from greenlight.config import EvaluateParams, ImportanceParams, MetricName
 from greenlight.features import target_vector
 from greenlight.stages import evaluate
 
@@ -79,3 +80,8 @@ def test_committed_plots_match_the_dvc_yaml_declarations(pipeline_run: PipelineR
     roc = pd.read_csv(plots / "roc.csv")
     assert roc["fpr"].is_monotonic_increasing
     assert (roc.iloc[0].tolist(), roc.iloc[-1].tolist()) == ([0.0, 0.0], [1.0, 1.0])
+
+
+def test_every_metric_written_is_one_a_gate_can_bound() -> None:
+    """gate.min/gate.max accept exactly the names compute_metrics writes (MetricName)."""
+    assert set(evaluate.compute_metrics(Y, P, threshold=0.5)) == set(get_args(MetricName))

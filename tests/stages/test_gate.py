@@ -124,3 +124,13 @@ def test_cli_passes_then_one_params_change_makes_it_fail(project: Path) -> None:
         "gate FAILED: sex.demographic_parity_difference = 0.1700, must be at most 0.1"
         in failed.output
     )
+
+
+def test_a_misspelt_metric_is_refused_when_params_are_read(project: Path) -> None:
+    """Before the name check, `acuracy` ran the whole pipeline and then failed as missing."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gate"]["min"]["acuracy"] = params["gate"]["min"].pop("accuracy")
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    refused = CliRunner().invoke(app, ["gate"])
+    assert refused.exit_code == 2
+    assert "gate.min.acuracy" in refused.output and "'accuracy'" in refused.output

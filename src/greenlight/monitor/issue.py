@@ -61,9 +61,8 @@ class IssueAction:
     action: str  # "created" or "updated"
     issue: Issue
     label: str
-    other_open: tuple[
-        int, ...
-    ] = ()  # further open issues with the label (made by hand): left alone
+    # further open issues with the label (made by hand): left alone
+    other_open: tuple[int, ...] = ()
 
     def describe(self) -> str:
         text = f"{self.action} {self.label} issue #{self.issue.number}: {self.issue.url}"

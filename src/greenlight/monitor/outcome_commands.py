@@ -33,6 +33,7 @@ from greenlight.settings_base import DEFAULT_PARAMS
 
 if TYPE_CHECKING:
     from greenlight.monitor.performance_report import PerformanceResult
+    from greenlight.settings import Settings
 
 outcomes = typer.Typer(help="Delayed labels: the true outcomes of logged predictions.")
 monitor = typer.Typer(help="The live model, measured from its logs.")
@@ -55,10 +56,8 @@ def import_labels(
     """Check a labels file against the spec and the prediction log, append it to the outcome log."""
     from greenlight.monitor.performance_job import ImportJob, import_outcomes  # noqa: PLC0415
 
-    loaded = monitor_settings(params)
-    target = outcome_log or loaded.monitor.performance.outcome_log
-    job = ImportJob(labels, target, log or loaded.drift.prediction_log, bundle)
-    count = import_outcomes(job)
+    _, prediction_log, target = _logs(params, log, outcome_log)
+    count = import_outcomes(ImportJob(labels, target, prediction_log, bundle))
     typer.echo(f"imported {count:,} outcome(s) from {labels} into {target}")
 
 
@@ -84,11 +83,8 @@ def performance(
     """Live accuracy, ROC AUC, Brier score from outcomes. Exit 0: fine or too few, 3: worse."""
     from greenlight.monitor.performance_job import PerformanceJob, run  # noqa: PLC0415
 
-    loaded = monitor_settings(params)
-    settings = loaded.monitor.performance
-    if outcome_log is not None:
-        settings = settings.model_copy(update={"outcome_log": outcome_log})
-    prediction_log = log or loaded.drift.prediction_log
+    loaded, prediction_log, outcome_log = _logs(params, log, outcome_log)
+    settings = loaded.monitor.performance.model_copy(update={"outcome_log": outcome_log})
     job = PerformanceJob(settings, prediction_log, bundle, metrics, reports, sensitive)
     job = replace(job, min_group_count=loaded.fairness.min_group_count, now=_moment(until))
     result = run(job)
@@ -123,8 +119,7 @@ def fetch(
     github_output: FetchedOption = None,
 ) -> None:
     """Fetch the outcome log from the folder the deployment ships its logs to (drift.source)."""
-    loaded = monitor_settings(params)
-    target = outcome_log or loaded.monitor.performance.outcome_log
+    loaded, _, target = _logs(params, None, outcome_log)
     folder = (source or loaded.drift.source).rstrip("/")
     fetch_or_notice(
         f"{folder}/{target.name}",
@@ -132,6 +127,16 @@ def fetch(
         missing_ok=missing_ok,
         github_output=github_output,
         what="outcome log",
+    )
+
+
+def _logs(params: Path, log: Path | None, outcome_log: Path | None) -> tuple[Settings, Path, Path]:
+    """The settings, and the prediction and outcome logs: the options' where given, else theirs."""
+    loaded = monitor_settings(params)
+    return (
+        loaded,
+        log or loaded.drift.prediction_log,
+        outcome_log or loaded.monitor.performance.outcome_log,
     )
 
 
