@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,12 @@ def run_record(model_version: str, training: dict[str, Any]) -> dict[str, Any]:
         "packages": package_versions(),
         "data": {"data.dvc": data_pointer()},
     }
+
+
+def device_label(training: Mapping[str, Any]) -> str:
+    """`cuda (NVIDIA H200)`, `cpu`: the fit's device and, on a GPU, which one."""
+    device, accelerator = training.get("device"), training.get("accelerator")
+    return f"{device} ({accelerator})" if accelerator else str(device)
 
 
 def host() -> dict[str, Any]:

@@ -34,6 +34,7 @@ def small(kind: str) -> TrainParams:
 def test_each_kind_learns_and_round_trips(kind: str, tmp_path: Path) -> None:
     (x, y), (x_val, y_val) = separable(0), separable(1)
     trainer = build_trainer(small(kind))
+    assert trainer.accelerator is None  # small() fits on the CPU
     estimator = trainer.fit(x, y, x_val, y_val)
     probability = estimator.predict_proba(x_val)
     assert probability.shape == (len(x_val),)
@@ -111,5 +112,6 @@ def test_mlp_trains_on_cuda_and_loads_anywhere(tmp_path: Path) -> None:
     trainer = MLPTrainer(small("mlp").mlp, seed=7, device="cuda")
     model = trainer.fit(x, y, x_val, y_val)
     assert next(model.network.parameters()).is_cuda
+    assert trainer.accelerator  # the GPU's name, for provenance and the card
     cpu_probability = TorchMLP.load(trainer.save(tmp_path), trainer.config()).predict_proba(x_val)
     np.testing.assert_allclose(cpu_probability, model.predict_proba(x_val), atol=1e-5)

@@ -13,6 +13,7 @@ from conftest import PipelineRun, working_directory
 from greenlight import provenance
 from greenlight.files import md5_file
 from greenlight.manifest import read_manifest
+from greenlight.provenance import device_label
 from greenlight.stages import card
 
 
@@ -24,6 +25,7 @@ def test_the_training_record_names_commit_times_host_and_device(
     assert record["model_version"] == manifest["model_version"]
     assert set(record) >= {"git", "training", "host", "packages", "data"}
     assert record["training"]["device"] == "cpu"
+    assert record["training"]["accelerator"] is None
     assert record["training"]["seconds"] > 0
     assert record["training"]["started_at"] <= record["training"]["finished_at"]
     assert record["packages"]["scikit-learn"]
@@ -108,3 +110,9 @@ def test_each_attributes_fairness_verdict_follows_its_report(pipeline_run: Pipel
         "Within the thresholds: **FAIL**.",
         *["Within the thresholds: pass."] * len(others),
     ]
+
+
+def test_the_card_names_the_gpu_a_model_was_trained_on() -> None:
+    assert device_label({"device": "cuda", "accelerator": "NVIDIA H200"}) == "cuda (NVIDIA H200)"
+    assert device_label({"device": "cpu", "accelerator": None}) == "cpu"
+    assert device_label({"device": "cpu"}) == "cpu"  # a record written before the GPU was kept

@@ -19,6 +19,7 @@ from typing import Any
 from greenlight.lockcheck import StaleStage
 from greenlight.lockcheck import verdict as lock_verdict
 from greenlight.markdown import interval, pass_fail, table, too_small_row
+from greenlight.provenance import device_label
 from greenlight.report import sections
 from greenlight.report.compare import MetricRow, ParamChange, changed_params, metric_rows
 from greenlight.report.device import Device
@@ -173,8 +174,8 @@ def _commit(git: Mapping[str, Any]) -> str:
 
 def _trained_on(training: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
     if not training:
-        return f"{manifest.get('training', {}).get('device')} (elsewhere)"
-    return f"{training.get('device')} in {training.get('seconds')} s"
+        return f"{device_label(manifest.get('training', {}))} (elsewhere)"
+    return f"{device_label(training)} in {training.get('seconds')} s"
 
 
 def _metric_cells(row: MetricRow, check: Check | None) -> tuple[Any, ...]:

@@ -16,7 +16,7 @@ from greenlight.files import md5_file, read_json, write_text
 from greenlight.manifest import read_manifest
 from greenlight.markdown import interval, pass_fail, table, too_small_row
 from greenlight.paths import BUNDLE, REPORTS
-from greenlight.provenance import package_versions
+from greenlight.provenance import device_label, package_versions
 
 GROUP_COLUMNS = ("count", "selection_rate", "true_positive_rate", "false_positive_rate", "accuracy")
 
@@ -76,7 +76,7 @@ def _details(record: dict[str, Any]) -> str:
     rows = [
         ("model", model["kind"]),
         ("version", record["model_version"]),
-        ("trained on", training["device"]),
+        ("trained on", device_label(training)),
         ("validation ROC AUC", training["valid_roc_auc"]),
     ]
     params = ", ".join(f"{key}={value}" for key, value in model["params"].items())

@@ -54,6 +54,7 @@ def timed_fit(trainer: Trainer, train: tuple, valid: tuple) -> tuple[Estimator, 
         "finished_at": datetime.now(UTC).isoformat(),
         "seconds": round(time.perf_counter() - clock, 3),
         "device": trainer.device,
+        "accelerator": trainer.accelerator,
     }
 
 

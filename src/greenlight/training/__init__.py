@@ -16,6 +16,7 @@ from greenlight.models import Estimator
 class Trainer(Protocol):
     kind: str
     device: str
+    accelerator: str | None  # the GPU's name when the fit runs on CUDA: provenance, the card
 
     def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> Estimator:
         """Fit on (x, y), stop early on (x_val, y_val); the fitted estimator."""

@@ -24,6 +24,7 @@ class MLPTrainer:
         self.params = params
         self.seed = seed
         self.device = resolve_device(device)
+        self.accelerator = torch.cuda.get_device_name() if self.device == "cuda" else None
         self.network: nn.Sequential | None = None
         self.n_features = 0
 

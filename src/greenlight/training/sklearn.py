@@ -17,6 +17,7 @@ from greenlight.skops_file import dump_skops
 
 class SklearnTrainer:
     device = "cpu"
+    accelerator = None
 
     def __init__(self, params: TrainParams) -> None:
         self.kind = params.model
