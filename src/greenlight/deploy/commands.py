@@ -1,11 +1,11 @@
-"""`greenlight deploy`: roll a version out blue/green (`--target local|kubernetes`), or beside the
-live one in an A/B split (`--split N`, local target), and the `status`, `decide`, `rollback`,
-`summary` and `down` subcommands. cli.py adds this Typer as `deploy`.
+"""`greenlight deploy`: roll a version out blue/green (`--target local|docker|kubernetes`), or
+beside the live one in an A/B split (`--split N`, local and docker targets), and the `status`,
+`decide`, `rollback`, `summary` and `down` subcommands. cli.py adds this Typer as `deploy`.
 Importing this module is cheap; each command imports the controller when it runs.
 
 Exit codes (greenlight.errors.ExitCode): 0 the version is live (or splitting, or the split goes
 on), 1 it was rejected or rolled back (the audit log says why), 2 bad input (no bundle, missing
-credentials, --image for local, --split off the local target), 4 the infrastructure failed
+credentials, --image for local, --split on kubernetes), 4 the infrastructure failed
 (HAProxy, the cluster, the container engine, another deployment running)."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from greenlight.settings_base import DEFAULT_PARAMS
 
 if TYPE_CHECKING:
     from greenlight.deploy.controller import Controller, Outcome
+    from greenlight.deploy.decide import Verdict
     from greenlight.deploy.settings import DeploySettings
     from greenlight.deploy.targets.base import Slot, Target
     from greenlight.settings import Settings
@@ -55,7 +56,7 @@ SplitOption = Annotated[
         "--split",
         min=1,
         max=99,
-        help="A/B: the new version takes this % of traffic beside the live one (local target; "
+        help="A/B: the new version takes this % of traffic beside the live one (local, docker; "
         "default deploy.split.percent); `greenlight deploy decide` ends the split.",
     ),
 ]
@@ -92,16 +93,22 @@ def deploy(
 
 
 def _split_for(target: TargetChoice, given: int | None, configured: int | None) -> int | None:
-    """--split, else deploy.split.percent; refused (exit 2) off the local target."""
+    """--split, else deploy.split.percent; refused (exit 2) on kubernetes."""
+    percent = given if given is not None else configured
+    if percent is not None:
+        _refuse_off_host("--split (deploy.split.percent)", target)
+    return percent
+
+
+def _refuse_off_host(what: str, target: TargetChoice) -> None:
+    """What needs our HAProxy and each color's logs on this host: local and docker only."""
     from greenlight.deploy.controller import DeployError  # noqa: PLC0415
 
-    percent = given if given is not None else configured
-    if percent is not None and target is not TargetChoice.local:
+    if target is TargetChoice.kubernetes:
         raise DeployError(
-            f"--split (deploy.split.percent) is for --target local only; --target {target} "
-            "switches all traffic (unset deploy.split.percent, or deploy locally)"
+            f"{what} is for --target local|docker; --target kubernetes switches all traffic "
+            "(unset deploy.split.percent, or deploy to local or docker)"
         )
-    return percent
 
 
 def _image_for(target: TargetChoice, image: str | None) -> str | None:
@@ -165,12 +172,12 @@ def status(
 def _split_json(
     target: Target, settings: DeploySettings, sensitive: Path | None, metrics_file: Path | None
 ) -> dict[str, object] | None:
-    """The split in progress with both variants' figures (local target); None: no split."""
+    """The split in progress with both variants' figures (local, docker); None: no split."""
     from greenlight.deploy.split import Decision, prometheus_text, split_status  # noqa: PLC0415
-    from greenlight.deploy.targets.local import LocalTarget  # noqa: PLC0415
+    from greenlight.deploy.targets.proxied import ProxiedTarget  # noqa: PLC0415
     from greenlight.files import write_text  # noqa: PLC0415
 
-    if not isinstance(target, LocalTarget):
+    if not isinstance(target, ProxiedTarget):
         return None
     decision = Decision(target, settings, sensitive, echo=None)
     shown = split_status(decision)
@@ -184,20 +191,28 @@ def _split_json(
 
 @app.command()
 def decide(
+    target: TargetOption = TargetChoice.local,
     params: ParamsOption = DEFAULT_PARAMS,
     sensitive: SensitiveOption = None,
 ) -> None:
     """End an A/B split, or keep it: promote the candidate, roll it back, or keep splitting, by
     the per-variant outcomes (deploy.split in params). Exit 1 on a rollback, 0 otherwise."""
-    from greenlight.deploy.split import Decision  # noqa: PLC0415
-    from greenlight.deploy.targets.local import open_local  # noqa: PLC0415
-
-    settings = _settings(params).deploy
-    with open_local(settings.local) as target:
-        verdict = Decision(target, settings, sensitive).run()
+    _refuse_off_host("deploy decide", target)
+    verdict = _decided(target, _settings(params).deploy, sensitive)
     typer.echo(f"{verdict.action}: {verdict.reason}")
     if verdict.action == "rollback":
         raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+def _decided(target: TargetChoice, settings: DeploySettings, sensitive: Path | None) -> Verdict:
+    from greenlight.deploy import runner  # noqa: PLC0415
+    from greenlight.deploy.split import Decision  # noqa: PLC0415
+    from greenlight.deploy.targets.proxied import ProxiedTarget  # noqa: PLC0415
+
+    with runner.open_target(target.value, settings) as opened:
+        if not isinstance(opened, ProxiedTarget):  # refused before; for the type checker
+            raise typer.Exit(ExitCode.BAD_INPUT)
+        return Decision(opened, settings, sensitive).run()
 
 
 def _slot_json(slot: Slot) -> dict[str, object]:

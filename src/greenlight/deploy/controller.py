@@ -31,7 +31,7 @@ Decision = Literal["deployed", "rejected", "rolled_back", "splitting"]
 
 @runtime_checkable
 class SplitTarget(Protocol):
-    """A target that can run an A/B split (the local one)."""
+    """A target that can run an A/B split (local and docker: targets/proxied.py)."""
 
     def split(self, candidate: Color, percent: int, replaced: Release | None) -> None:
         """`candidate` takes `percent` of the traffic beside the live color; `replaced` is the
@@ -95,7 +95,8 @@ class Controller:
         if split is None:
             return
         if not isinstance(self.target, SplitTarget):
-            raise DeployError(f"--split is for --target local; {self.target.name} cannot split")
+            refused = f"{self.target.name} cannot split"
+            raise DeployError(f"--split is for --target local|docker; {refused}")
         if state.live is None or not state.slots[state.live].running:
             raise DeployError("--split needs a running live color: deploy without --split first")
 

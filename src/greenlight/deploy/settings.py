@@ -83,6 +83,7 @@ class DockerSettings(_Strict):
     state_dir: Path = Path(".deploy/docker")
     name_prefix: str = Field("greenlight", pattern=r"^[a-z][a-z0-9-]{0,40}$")  # <prefix>-<color>
     log_dir: str = "/var/log/greenlight"  # the prediction-log volume, inside the container
+    bundle_dir: str = "/app/models/bundle"  # the model bundle in the image (a split's labels)
     user: str | None = None  # None: the image's USER (refused when it is root or unset)
     healthy_checks: int = Field(3, ge=2)  # consecutive good /readyz before the color is available
     drain_s: float = Field(10.0, ge=0)  # in-flight requests on the old color get this long

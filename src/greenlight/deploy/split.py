@@ -17,8 +17,8 @@ from greenlight.deploy.controller import DeployError
 from greenlight.deploy.decide import Verdict, decide
 from greenlight.deploy.settings import DeploySettings
 from greenlight.deploy.targets.base import Color, TargetState
-from greenlight.deploy.targets.local import LocalTarget
-from greenlight.deploy.targets.local_state import SplitModel
+from greenlight.deploy.targets.proxied import ProxiedTarget
+from greenlight.deploy.targets.state_dir import SplitModel
 from greenlight.deploy.variants import SplitRead, VariantFigures, variant_figures
 
 RESULTS = {"promote": "ok", "keep": "info", "rollback": "failed"}
@@ -26,7 +26,7 @@ RESULTS = {"promote": "ok", "keep": "info", "rollback": "failed"}
 
 @dataclass
 class Decision:
-    target: LocalTarget
+    target: ProxiedTarget
     settings: DeploySettings
     sensitive: Path | None = None  # the separate, access-controlled sensitive-attribute store
     echo: TextIO | None = field(default_factory=lambda: sys.stdout)

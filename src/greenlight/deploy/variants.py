@@ -1,9 +1,10 @@
-"""Per-variant figures of an A/B split on the local target, since the split began: requests,
-errors and latency percentiles (HAProxy's request lines), predictions and the positive rate (each
-color's prediction log), and, where outcomes have arrived (each color's outcome log, joined by
-request id and record with the monitor's own code), accuracy, the share of positive outcomes and,
-given a separate sensitive-attribute store, the fairness differences per attribute. The figures
-name attributes only where the caller asked for them with that store; never a group's value."""
+"""Per-variant figures of an A/B split on the local or docker target, since the split began:
+requests, errors and latency percentiles (HAProxy's request lines), predictions and the positive
+rate (each color's prediction log; the docker target copies them out of its containers first),
+and, where outcomes have arrived (each color's outcome log, joined by request id and record with
+the monitor's own code), accuracy, the share of positive outcomes and, given a separate
+sensitive-attribute store, the fairness differences per attribute. The figures name attributes
+only where the caller asked for them with that store; never a group's value."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from greenlight.deploy.decide import VariantCounts
 from greenlight.deploy.settings import SplitSettings
 from greenlight.deploy.targets.base import COLORS, Color
 from greenlight.deploy.targets.haproxy import REQUEST_LOG_TAG
-from greenlight.deploy.targets.local import LocalTarget
-from greenlight.deploy.targets.local_state import SplitModel
+from greenlight.deploy.targets.proxied import ProxiedTarget
+from greenlight.deploy.targets.state_dir import SplitModel
 from greenlight.logformat import LoggedPrediction
 from greenlight.monitor import log_reader, performance
 from greenlight.monitor.errors import MissingLogError
@@ -132,7 +133,7 @@ def _row(file: Path, number: int, text: str) -> tuple[str, str, float, str, str]
 class SplitRead:
     """Everything the figures of one split are computed from."""
 
-    target: LocalTarget
+    target: ProxiedTarget
     split: SplitModel
     live: Color
     sensitive: Path | None = None  # request_id, record and the sensitive attributes
@@ -140,13 +141,12 @@ class SplitRead:
 
     def model(self) -> Model:
         """The live color's model: its spec names the labels and the sensitive attributes."""
-        release = self.target.state().release(self.live)
-        if release is None:
+        if self.target.state().release(self.live) is None:
             raise outcomes.OutcomeError(f"{self.live} holds no release to read labels from")
-        return read_model(Path(release.source))
+        return read_model(self.target.bundle(self.live))
 
 
-def recorded_outcomes(target: LocalTarget, labels: tuple[str, str]) -> pd.DataFrame:
+def recorded_outcomes(target: ProxiedTarget, labels: tuple[str, str]) -> pd.DataFrame:
     """Every outcome in either color's outcome log, each (request id, record) once."""
     paths = {target.outcome_log(color) for color in COLORS}
     found = {
@@ -168,6 +168,7 @@ class Known:
 
 def variant_figures(read: SplitRead) -> dict[Color, VariantFigures]:
     """Both colors' figures since the split began, live first."""
+    read.target.fetch_logs()
     model = read.model()
     labels = (model.spec.target.positive, model.spec.target.negative)
     known = Known(

@@ -17,21 +17,12 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import httpx
+from pathlib import Path, PurePosixPath
+from typing import ClassVar
 
 from greenlight.deploy.settings import DockerSettings
 from greenlight.deploy.smoke import answers_ok
-from greenlight.deploy.targets.base import (
-    COLORS,
-    Color,
-    Release,
-    Slot,
-    TargetState,
-    Traffic,
-    other,
-)
+from greenlight.deploy.targets.base import COLORS, Color, Release, Slot, TargetState, other
 from greenlight.deploy.targets.docker_engine import (
     LABEL,
     ContainerInfo,
@@ -45,12 +36,14 @@ from greenlight.deploy.targets.docker_engine import (
     run_args,
 )
 from greenlight.deploy.targets.docker_state import ContainerSlot, DockerState
-from greenlight.deploy.targets.proxy_host import HostProxy
+from greenlight.deploy.targets.proxied import ProxiedTarget, split_of, split_shown
 from greenlight.deploy.targets.state_dir import ReleaseModel, exclusive
 from greenlight.errors import GreenlightError
 from greenlight.files import write_text
-from greenlight.localnet import free_port, loopback_client
+from greenlight.localnet import free_port
+from greenlight.manifest import MANIFEST
 
+PREDICTION_LOG_ENV = "GREENLIGHT_PREDICTION_LOG"
 LOG_TAIL_LINES = 200  # what is kept of a stopped container's output, under <state_dir>/logs/
 
 
@@ -89,22 +82,16 @@ def open_docker(
 
 
 @dataclass
-class DockerTarget:
+class DockerTarget(ProxiedTarget):
     settings: DockerSettings
     engine: DockerCli
     name: str = "docker"
     restarted_proxy: str | None = None  # why ensure_proxy started a new HAProxy, if it did
     healthy: dict[Color, int] = field(default_factory=dict)  # consecutive good /readyz answers
+    error: ClassVar[type[GreenlightError]] = DockerTargetError
+    service: ClassVar[str] = "container"
 
     # -- naming and state ---------------------------------------------------------------------
-
-    @property
-    def root(self) -> Path:
-        return self.settings.state_dir.absolute()
-
-    @property
-    def proxy(self) -> HostProxy:
-        return HostProxy(self.root, self.settings.proxy_port)
 
     @property
     def label(self) -> str:
@@ -118,10 +105,6 @@ class DockerTarget:
 
     def _load(self) -> DockerState:
         return DockerState.load(self.root / "state.json")
-
-    def _save(self, state: DockerState) -> None:
-        state.save(self.root / "state.json")
-        self.proxy.write_config(state.live, {c: state.slots[c].port for c in COLORS})
 
     # -- the router -------------------------------------------------------------------------
 
@@ -137,8 +120,7 @@ class DockerTarget:
         if state.proxy is not None:
             self.proxy.stop(state.proxy)  # anything left of it
             self.restarted_proxy = f"HAProxy {state.proxy.pid} had died"
-        ports = {color: state.slots[color].port for color in COLORS}
-        state.proxy = self.proxy.start(state.live, ports)
+        state.proxy = self.proxy.start(state.live, state.ports(), split_of(state))
         state.proxy_port = self.settings.proxy_port
         self._save(state)
 
@@ -148,7 +130,8 @@ class DockerTarget:
         state = self._load()
         found = self.engine.inspect([self.container_name(color) for color in COLORS])
         slots = {color: self._slot(color, state.slots[color], found) for color in COLORS}
-        return TargetState(live=state.live, slots=slots, router=self._router(state))
+        router, split = self._router(state), split_shown(state)
+        return TargetState(live=state.live, slots=slots, router=router, split=split)
 
     def _slot(self, color: Color, slot: ContainerSlot, found: dict[str, ContainerInfo]) -> Slot:
         release = slot.release.release() if slot.release else None
@@ -255,14 +238,9 @@ class DockerTarget:
         output = self._logs(color, lines=5).strip().replace("\n", " | ")
         return f"{describe(info)}; its output: {output or '(none)'}"
 
-    def client(self, color: Color) -> httpx.Client:
-        port = self._load().slots[color].port
-        if port is None:
-            raise DockerTargetError(f"{color} has no container")
-        return loopback_client(port)
-
-    def traffic(self, color: Color) -> Traffic:
-        return self.proxy.api.traffic(color)
+    def running(self, color: Color) -> bool:
+        info = self._container(color)
+        return info is not None and info.running
 
     def switch(self, color: Color) -> None:
         """Route new requests to `color`, only if its container runs and /readyz answers; the
@@ -274,8 +252,7 @@ class DockerTarget:
         state = self._load()
         old = state.slots[other(color)].container is not None  # drained only while it runs
         self.proxy.api.route(color, retire="drain" if old else "maint")
-        state.live = color
-        self._save(state)
+        self._routed(state, color)
 
     def stop(self, color: Color, keep: Release | None) -> None:
         """Drain `color` at the proxy (bounded by drain_s), `docker stop --time`, keep its last
@@ -291,6 +268,41 @@ class DockerTarget:
 
     def feed(self, color: Color) -> None:
         return None  # the prediction log is in the container's volume: no shadow step here yet
+
+    # -- a split's figures: each color's logs and manifest, copied out of its container -------
+
+    def prediction_log(self, color: Color) -> Path:
+        """This host's copy of `color`'s prediction log (`fetch_logs` refreshes it)."""
+        return self.root / "logs" / color / "predictions.jsonl"
+
+    def bundle(self, color: Color) -> Path:
+        """This host's copy of the manifest of the bundle in `color`'s image."""
+        return self.root / "logs" / color / "bundle"
+
+    def fetch_logs(self) -> None:
+        """Copy each running color's prediction and outcome logs (in its volume) and its bundle's
+        manifest (in its image) to this host, in place of the copies of an earlier call."""
+        for color in COLORS:
+            if self.running(color):
+                self._copy_out(color)
+
+    def _copy_out(self, color: Color) -> None:
+        inside = PurePosixPath(fill(self._logged_to(), 0, self.settings.log_dir))
+        wanted = {
+            self.prediction_log(color): inside,
+            self.outcome_log(color): inside.with_name("outcomes.jsonl"),
+            self.bundle(color) / MANIFEST: PurePosixPath(self.settings.bundle_dir, MANIFEST),
+        }
+        for here, there in wanted.items():
+            here.parent.mkdir(parents=True, exist_ok=True)
+            here.unlink(missing_ok=True)
+            # a log not written yet is simply absent (what `docker cp` says of a missing path)
+            self.engine("cp", f"{self.container_name(color)}:{there}", str(here), check=False)
+
+    def _logged_to(self) -> str:
+        """Where the service writes its prediction log in the container (the serving image's
+        GREENLIGHT_PREDICTION_LOG, as settings.env sets it)."""
+        return self.settings.env.get(PREDICTION_LOG_ENV, "{log_dir}/predictions.jsonl")
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -334,6 +346,7 @@ class DockerTarget:
         for color in COLORS:
             state.slots[color] = ContainerSlot(release=state.slots[color].release)
         state.live, state.proxy, state.proxy_port = None, None, None
+        state.split = None  # nothing serves: a split cannot outlive its colors
         self._save(state)
         self._check_nothing_left()
         return containers + volumes

@@ -8,12 +8,10 @@ from typing import ClassVar
 from pydantic import Field
 
 from greenlight.deploy.targets.base import COLORS, Color
-from greenlight.deploy.targets.state_dir import ReleaseModel, StateFile, StateModel
+from greenlight.deploy.targets.state_dir import PortSlot, StateFile
 
 
-class ContainerSlot(StateModel):
-    release: ReleaseModel | None = None  # source: the image reference by digest
-    port: int | None = None
+class ContainerSlot(PortSlot):
     container: str | None = None  # the id of the container started for it; None once stopped
 
 

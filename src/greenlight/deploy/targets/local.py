@@ -13,29 +13,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-import httpx
-
-from greenlight.deploy.audit import now_iso
 from greenlight.deploy.settings import LocalSettings
 from greenlight.deploy.targets import processes
-from greenlight.deploy.targets.base import (
-    COLORS,
-    Color,
-    Release,
-    Slot,
-    Split,
-    TargetState,
-    Traffic,
-)
+from greenlight.deploy.targets.base import COLORS, Color, Release, Slot, TargetState
 from greenlight.deploy.targets.haproxy import ProxyError
-from greenlight.deploy.targets.local_state import LocalState, SlotModel, SplitModel
+from greenlight.deploy.targets.local_state import LocalState, SlotModel
 from greenlight.deploy.targets.logfeed import LogFeed
-from greenlight.deploy.targets.proxy_host import HostProxy
+from greenlight.deploy.targets.proxied import ProxiedTarget, split_of, split_shown
 from greenlight.deploy.targets.state_dir import ProcessModel, ReleaseModel, exclusive
 from greenlight.errors import GreenlightError, InfrastructureError
 from greenlight.files import sha256_file
-from greenlight.localnet import free_port, loopback_client
+from greenlight.localnet import free_port
 from greenlight.manifest import MANIFEST
 
 
@@ -59,36 +49,18 @@ def open_local(
 
 
 @dataclass
-class LocalTarget:
+class LocalTarget(ProxiedTarget):
     settings: LocalSettings
     name: str = "local"
     restarted_proxy: str | None = None  # why ensure_proxy started a new HAProxy, if it did
+    error: ClassVar[type[GreenlightError]] = LocalTargetError
 
     @property
-    def root(self) -> Path:
-        # absolute: HAProxy reads a relative socket path as a host name, services run elsewhere
-        return self.settings.state_dir.absolute()
-
-    @property
-    def proxy(self) -> HostProxy:
-        return HostProxy(
-            self.root, self.settings.proxy_port, self.settings.metrics_port, self.variants
-        )
+    def metrics_port(self) -> int | None:
+        return self.settings.metrics_port
 
     def _load(self) -> LocalState:
         return LocalState.load(self.root / "state.json")
-
-    @property
-    def variants(self) -> Path:
-        return self.root / "variants.map"
-
-    @property
-    def proxy_log(self) -> Path:
-        return self.proxy.log
-
-    def _save(self, state: LocalState) -> None:
-        state.save(self.root / "state.json")
-        self.proxy.write_config(state.live, _ports(state), _split_of(state))
 
     # -- the router -------------------------------------------------------------------------
 
@@ -115,7 +87,7 @@ class LocalTarget:
             raise LocalTargetError(f"{running}, not {wanted}; run `greenlight deploy down` first")
 
     def _start_proxy(self, state: LocalState) -> None:
-        state.proxy = self.proxy.start(state.live, _ports(state), _split_of(state))
+        state.proxy = self.proxy.start(state.live, state.ports(), split_of(state))
         state.proxy_port, state.metrics_port = self.settings.proxy_port, self.settings.metrics_port
         self._save(state)
 
@@ -145,9 +117,7 @@ class LocalTarget:
         state = self._load()
         slots = {color: self._slot(color, state.slots[color], described=True) for color in COLORS}
         router = _proxy_condition(state, self.restarted_proxy) + self._health(state)
-        model = state.split
-        split = Split(model.candidate, model.percent, model.started_at) if model else None
-        return TargetState(live=state.live, slots=slots, router=router, split=split)
+        return TargetState(live=state.live, slots=slots, router=router, split=split_shown(state))
 
     def _health(self, state: LocalState) -> str:
         """What HAProxy's health checks say of the live color (what its /metrics exports)."""
@@ -200,8 +170,17 @@ class LocalTarget:
     def prediction_log(self, color: Color) -> Path:
         return self.root / "logs" / color / "predictions.jsonl"
 
-    def available(self, color: Color) -> bool:
+    def bundle(self, color: Color) -> Path:
+        release = self._load().slots[color].release
+        if release is None:
+            raise LocalTargetError(f"{color} holds no release")
+        return Path(release.source)
+
+    def running(self, color: Color) -> bool:
         return self._slot(color, self._load().slots[color]).running
+
+    def available(self, color: Color) -> bool:
+        return self.running(color)
 
     def failure(self, color: Color) -> str | None:
         slot = self._load().slots[color]
@@ -210,45 +189,11 @@ class LocalTarget:
         reason = processes.exit_reason(slot.process.record())
         return f"{reason}; see {self.root / 'logs' / f'{color}.log'}" if reason else None
 
-    def client(self, color: Color) -> httpx.Client:
-        port = self._load().slots[color].port
-        if port is None:
-            raise LocalTargetError(f"{color} has no service")
-        return loopback_client(port)
-
-    def traffic(self, color: Color) -> Traffic:
-        return self.proxy.api.traffic(color)
-
     def switch(self, color: Color) -> None:
         """All traffic to `color`; a split in progress ends."""
         state = self._load()
         self.proxy.api.route(color)
-        state.live, state.split = color, None
-        self._save(state)
-        if self.proxy.api.has_map(self.variants):  # else an HAProxy started before pinning
-            self.proxy.api.pin_variants(self.variants, color)
-
-    def split(self, candidate: Color, percent: int, replaced: Release | None) -> None:
-        """`candidate` (running, not live) takes `percent` of the traffic beside the live color;
-        `replaced` (what its color held before) is what a rollback of the split keeps there."""
-        state = self._load()
-        if state.live is None or state.live == candidate:
-            raise LocalTargetError(f"a split needs a live color beside {candidate}")
-        if not self._slot(candidate, state.slots[candidate]).running:
-            raise LocalTargetError(f"{candidate} is not running: nothing to split traffic to")
-        kept = ReleaseModel(version=replaced.version, source=replaced.source) if replaced else None
-        offset = self.proxy_log.stat().st_size if self.proxy_log.is_file() else 0
-        started = {"started_at": now_iso(), "log_offset": offset, "replaced": kept}
-        state.split = SplitModel(candidate=candidate, percent=percent, **started)
-        self._save(state)  # recorded first: a failure below leaves a state `decide` can end
-        self.proxy.api.split(candidate, percent)
-
-    def current_split(self) -> SplitModel | None:
-        return self._load().split
-
-    def outcome_log(self, color: Color) -> Path:
-        """Where `color`'s POST /feedback appends (beside its prediction log)."""
-        return self.prediction_log(color).with_name("outcomes.jsonl")
+        self._routed(state, color)
 
     def stop(self, color: Color, keep: Release | None) -> None:
         state = self._load()
@@ -338,12 +283,3 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.rmtree(temporary, ignore_errors=True)
     shutil.copytree(source, temporary)
     temporary.rename(target)
-
-
-def _ports(state: LocalState) -> dict[Color, int | None]:
-    return {color: state.slots[color].port for color in COLORS}
-
-
-def _split_of(state: LocalState) -> tuple[Color, int] | None:
-    """The candidate and its percent while a split runs: what HAProxy's config weighs."""
-    return (state.split.candidate, state.split.percent) if state.split else None

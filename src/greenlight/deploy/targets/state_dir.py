@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from greenlight.deploy.targets.base import Color, Release
 from greenlight.deploy.targets.processes import ProcessRecord
@@ -61,6 +61,24 @@ class ReleaseModel(StateModel):
         return Release(version=self.version, source=self.source)
 
 
+class PortSlot(StateModel):
+    """What every target remembers of a color: its release and the port its service listens on."""
+
+    release: ReleaseModel | None = None  # local: the bundle's snapshot; docker: the image
+    port: int | None = None
+
+
+class SplitModel(StateModel):
+    """An A/B split in progress: `candidate` takes `percent` of the traffic beside the live color.
+    `log_offset`: the size of HAProxy's log when it began (its request lines after it count)."""
+
+    candidate: Color
+    percent: int
+    started_at: str  # ISO 8601, UTC
+    log_offset: int = 0
+    replaced: ReleaseModel | None = None  # what the candidate's color held before, for rollbacks
+
+
 class StateFile(StateModel):
     """What both targets' state.json hold; each adds its slots."""
 
@@ -69,6 +87,11 @@ class StateFile(StateModel):
     live: Color | None = None
     proxy: ProcessModel | None = None  # the HAProxy we started
     proxy_port: int | None = None
+    split: SplitModel | None = None
+    slots: dict[Color, PortSlot] = Field(default_factory=dict)  # each target's own kind
+
+    def ports(self) -> dict[Color, int | None]:
+        return {color: slot.port for color, slot in self.slots.items()}
 
     @classmethod
     def load(cls, path: Path) -> Self:
