@@ -12,7 +12,6 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +19,22 @@ import httpx
 import numpy as np
 import pytest
 import yaml
-from deploy_rig import (
-    REAL_COMMAND,
-    STUB_COMMAND,
-    LocalRig,
-    local_rig,
-    needs_haproxy,
-    real_bundle,
-    stub_bundle,
+from deploy_rig import REAL_COMMAND, STUB_COMMAND, LocalRig, local_rig, needs_haproxy, real_bundle
+from split_traffic import (
+    BETTER,
+    CONSTANT,
+    WORSE,
+    Headers,
+    label_log,
+    logged_at,
+    numbered,
+    spec_bundle,
 )
+from split_traffic import send as send_to
 from typer.testing import CliRunner
 
 from conftest import PipelineRun
-from greenlight import outcomes
 from greenlight.cli import app
-from greenlight.config import load_params
 from greenlight.deploy.controller import Controller, DeployError, Outcome
 from greenlight.deploy.runner import bundle_candidate
 from greenlight.deploy.settings import SplitSettings
@@ -44,12 +44,6 @@ from greenlight.deploy.targets.local_state import LocalState
 from greenlight.logformat import LoggedPrediction
 
 pytestmark = [pytest.mark.slow, needs_haproxy]
-REPO = Path(__file__).resolve().parents[2]
-POSITIVE, NEGATIVE = ">50K", "<=50K"
-NOISE = 0.3  # share of outcomes that contradict the age rule: the rule's accuracy is about 0.7
-CONSTANT = {"default_probability": 0.2}  # always <=50K: accuracy about 0.5
-WORSE = {"age_rule": [50, 0.1, 0.9]}  # the rule upside down: accuracy about 0.3
-BETTER = {"age_rule": [50, 0.9, 0.1]}  # the rule: accuracy about 0.7
 
 
 @pytest.fixture
@@ -61,12 +55,7 @@ def split_rig(tmp_path: Path) -> Iterator[LocalRig]:
 
 def bundle(rig: LocalRig, version: str, faults: dict[str, Any]) -> Path:
     """A stub bundle whose manifest also names the dataset (labels, sensitive attributes)."""
-    path = stub_bundle(rig.bundles, version, **faults)
-    manifest = json.loads((path / "manifest.json").read_text())
-    manifest["dataset"] = load_params(REPO / "params.yaml").dataset.model_dump(mode="json")
-    manifest["features"] = ["age", "workclass", "hours_per_week"]
-    (path / "manifest.json").write_text(json.dumps(manifest))
-    return path
+    return spec_bundle(rig.bundles, version, faults)
 
 
 def deploy(rig: LocalRig, path: Path, split: int | None = None) -> Outcome:
@@ -75,60 +64,24 @@ def deploy(rig: LocalRig, path: Path, split: int | None = None) -> Outcome:
         return controller.deploy(bundle_candidate(path), split=split)
 
 
-def record(age: int) -> dict[str, Any]:
-    return {"age": age, "workclass": "Private", "hours_per_week": 40}
-
-
-def send(rig: LocalRig, count: int, headers: Any = None, seed: int = 0) -> Counter[str]:
-    """`count` one-record requests (ages 20-79), each with the headers `headers(n)` gives; how
-    many each color answered, by the X-Greenlight-Variant header HAProxy adds."""
-    ages = np.random.default_rng(seed)
-    served: Counter[str] = Counter()
-    with httpx.Client(timeout=10) as client:
-        for n in range(count):
-            body = {"records": [record(int(ages.integers(20, 80)))]}
-            response = client.post(rig.url, json=body, headers=headers(n) if headers else None)
-            response.raise_for_status()
-            served[response.headers["X-Greenlight-Variant"]] += 1
-    return served
+def send(rig: LocalRig, count: int, headers: Headers = None, seed: int = 0) -> Counter[str]:
+    return send_to(rig.url, count, headers, seed)
 
 
 def logged(rig: LocalRig, color: str) -> list[LoggedPrediction]:
-    path = rig.settings.local.state_dir / "logs" / color / "predictions.jsonl"
-    if not path.is_file():
-        return []
-    lines = path.read_text().splitlines()
-    return [LoggedPrediction.parse(line, f"{path}:{n}") for n, line in enumerate(lines, 1)]
+    return logged_at(rig.settings.local.state_dir / "logs" / color / "predictions.jsonl")
 
 
 def report_outcomes(rig: LocalRig, seed: int = 1) -> int:
     """The true label of every logged prediction not labelled yet, appended to the outcome log
     beside it (as `greenlight outcomes import` does): the age rule, contradicted at random
     (seeded) in NOISE of the cases, whichever color answered."""
-    noise, total = np.random.default_rng(seed), 0
-    for color in ("blue", "green"):
-        log = rig.settings.local.state_dir / "logs" / color / "outcomes.jsonl"
-        known = {item.key for item in outcomes.read_outcome_log(log, (POSITIVE, NEGATIVE))}
-        fresh = [(key, item) for key, item in numbered(logged(rig, color)) if key not in known]
-        labelled = [_outcome(key, item, noise.random() < NOISE) for key, item in fresh]
-        outcomes.append_outcomes(log, labelled, datetime.now(UTC))
-        total += len(labelled)
-    return total
-
-
-def numbered(items: list[LoggedPrediction]) -> list[tuple[outcomes.Key, LoggedPrediction]]:
-    """Each line with its key: request id and position within its request (a batch shares one)."""
-    seen: Counter[str] = Counter()
-    keyed = []
-    for item in items:
-        keyed.append(((item.request_id, seen[item.request_id]), item))
-        seen[item.request_id] += 1
-    return keyed
-
-
-def _outcome(key: outcomes.Key, item: LoggedPrediction, flipped: bool) -> outcomes.Outcome:
-    rule = item.features["age"] >= 50
-    return outcomes.Outcome(*key, POSITIVE if rule != flipped else NEGATIVE, "test")
+    noise, logs = np.random.default_rng(seed), rig.settings.local.state_dir / "logs"
+    colors = ("blue", "green")
+    return sum(
+        label_log(logs / c / "predictions.jsonl", logs / c / "outcomes.jsonl", noise)
+        for c in colors
+    )
 
 
 def decide(rig: LocalRig, tmp_path: Path) -> tuple[int, str]:
