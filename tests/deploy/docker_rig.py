@@ -28,7 +28,13 @@ from deploy_rig import ANSWERS, haproxy_installed, stub_bundle
 from greenlight.deploy.audit import AuditEntry, read_entries
 from greenlight.deploy.controller import Controller, Outcome
 from greenlight.deploy.runner import answers_lookup, bundle_candidate
-from greenlight.deploy.settings import DeploySettings, DockerSettings, SmokeSettings, WatchSettings
+from greenlight.deploy.settings import (
+    DeploySettings,
+    DockerSettings,
+    SmokeSettings,
+    SplitSettings,
+    WatchSettings,
+)
 from greenlight.deploy.targets.docker import DockerTarget, open_docker
 from greenlight.deploy.targets.docker_engine import LABEL
 from greenlight.localnet import free_port
@@ -83,14 +89,22 @@ REASON = missing()
 needs_engine = pytest.mark.skipif(REASON is not None, reason=f"docker target: {REASON}")
 
 
-def push_stub(version: str) -> str:
-    """Build the stub image answering as `version`, push it, return `<repo>@sha256:<digest>`."""
-    manifest = json.dumps({"model_version": version, "known_answers": ANSWERS})
+def push_stub(version: str, fault: dict[str, Any] | None = None, **manifest: Any) -> str:
+    """Build the stub image answering as `version` (misbehaving as `fault` says), push it, return
+    `<repo>@sha256:<digest>`. The manifest (version, known answers, and `manifest`'s fields) is
+    also where the serving image keeps its bundle's, for a split's figures."""
+    document = {"format": 1, "model_version": version, "known_answers": ANSWERS, **manifest}
     tag = f"{REPOSITORY}:{version}"
-    build = [BUILD_CLI, "build", "--quiet", "--tag", tag, "--build-arg", f"BASE={BASE}"]
-    build += ["--build-arg", f"MANIFEST={manifest}", str(STUB)]
-    env = {**ENV, "DOCKER_BUILDKIT": "1"}
-    subprocess.run(build, env=env, capture_output=True, check=True, timeout=600)
+    with tempfile.TemporaryDirectory(prefix="gl-stub-") as context:
+        shutil.copytree(STUB, context, dirs_exist_ok=True)
+        bundle = Path(context, "rootfs", DockerSettings().bundle_dir.lstrip("/"))
+        bundle.mkdir(parents=True)
+        (bundle / "manifest.json").write_text(json.dumps(document))
+        build = [BUILD_CLI, "build", "--quiet", "--tag", tag, "--build-arg", f"BASE={BASE}"]
+        build += ["--build-arg", f"MANIFEST={json.dumps(document)}"]
+        build += ["--build-arg", f"FAULT={json.dumps(fault or {})}", context]
+        env = {**ENV, "DOCKER_BUILDKIT": "1"}
+        subprocess.run(build, env=env, capture_output=True, check=True, timeout=600)
     docker("push", "--quiet", tag, timeout=600)
     digest = docker("inspect", "--format", "{{index .RepoDigests 0}}", tag).strip()
     docker("rmi", tag)  # the image stays, by digest, until the test session removes it
@@ -146,12 +160,14 @@ class DockerRig:
         return (containers + volumes).split()
 
 
-def deploy(rig: DockerRig, version: str, image: str) -> Outcome:
-    """One rollout of `image` (the stub answering as `version`), as `greenlight deploy` runs it."""
+def deploy(rig: DockerRig, version: str, image: str, split: int | None = None) -> Outcome:
+    """One rollout of `image` (the stub answering as `version`), as `greenlight deploy` runs it;
+    with `split`, the new version then takes that share beside the live one."""
     bundle = rig.bundles / version
     bundle = bundle if bundle.is_dir() else stub_bundle(rig.bundles, version)
     with open_docker(rig.settings.docker, ENV) as target:
-        return Controller(target, rig.settings, echo=None).deploy(bundle_candidate(bundle, image))
+        controller = Controller(target, rig.settings, echo=None)
+        return controller.deploy(bundle_candidate(bundle, image), split=split)
 
 
 def rollback(rig: DockerRig, bundle: Path) -> Outcome:
@@ -166,7 +182,7 @@ def docker_target(rig: DockerRig) -> Iterator[DockerTarget]:
         yield target
 
 
-def rig_settings(state: Path) -> DeploySettings:
+def rig_settings(state: Path, split: SplitSettings | None = None) -> DeploySettings:
     prefix = f"gltest-{uuid.uuid4().hex[:8]}"
     docker_settings = DockerSettings(
         proxy_port=free_port(), state_dir=state, name_prefix=prefix, drain_s=5, stop_grace_s=5
@@ -180,15 +196,16 @@ def rig_settings(state: Path) -> DeploySettings:
         docker=docker_settings,
         watch=watch,
         smoke=SmokeSettings(latency_budget_ms=2000, latency_requests=5),
+        split=split or SplitSettings(),
     )
 
 
 @contextmanager
-def docker_rig(bundles: Path) -> Iterator[DockerRig]:
+def docker_rig(bundles: Path, split: SplitSettings | None = None) -> Iterator[DockerRig]:
     """A private docker target (its own prefix, proxy port and short state dir: HAProxy's admin
     socket lives there); on the way out `down`, then anything left with its label, by force."""
     state = Path(tempfile.mkdtemp(prefix="gl-docker-"))
-    settings = rig_settings(state)
+    settings = rig_settings(state, split)
     params = state / "params.yaml"
     params.write_text(yaml.safe_dump({"deploy": json.loads(settings.model_dump_json())}))
     rig = DockerRig(settings, bundles, params)

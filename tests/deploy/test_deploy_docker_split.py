@@ -2,10 +2,12 @@
 ours (docker_fake_engine.py), a real HAProxy in front. 2,000 requests at 20 %, pins by header and
 caller id, the per-variant figures from the logs the target copies out of its "containers", a
 restarted HAProxy that keeps the split, `decide` promoting a better candidate and rolling a worse
-one back, and `down` ending the split. test_deploy_docker.py runs the same with a real engine."""
+one back, and `down` ending the split. The last test runs the same with a real engine and
+registry (stub images, outcomes by POST /feedback through the proxy), or skips saying why."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,12 +19,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from deploy_rig import needs_haproxy
 from docker_fake_engine import ProcessEngine
-from docker_rig import rig_settings
-from split_traffic import BETTER, CONSTANT, WORSE, Headers, label_log, logged_at, spec_bundle
+from docker_rig import DockerRig, docker, docker_rig, needs_engine, push_stub, rig_settings
+from docker_rig import deploy as docker_deploy
+from split_traffic import (
+    BETTER,
+    CONSTANT,
+    NEGATIVE,
+    NOISE,
+    POSITIVE,
+    WORSE,
+    Headers,
+    label_log,
+    logged_at,
+    record,
+    spec_bundle,
+    spec_manifest,
+)
 from split_traffic import send as send_to
 
 from greenlight.deploy.controller import Controller, Outcome
@@ -79,9 +96,7 @@ class FakeDockerRig:
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[FakeDockerRig]:
     state = Path(tempfile.mkdtemp(prefix="gl-fd-"))  # short: HAProxy's admin socket lives there
-    settings = rig_settings(state)
-    split = SplitSettings(min_samples=100, alpha=0.01)
-    settings = settings.model_copy(update={"split": split, "readiness_deadline_s": 60.0})
+    settings = rig_settings(state, SplitSettings(min_samples=100, alpha=0.01))
     engine = ProcessEngine(tmp_path / "engine", {})
     created = FakeDockerRig(settings, engine, tmp_path / "bundles")
     try:
@@ -161,3 +176,96 @@ def test_down_ends_a_docker_split(rig: FakeDockerRig) -> None:
     target.down()
     assert target.current_split() is None and target.state().split is None
     assert rig.engine.containers == {}
+
+
+# -- with a real engine and registry (docker_rig.py says which; skipped, with why, without) ------
+
+
+@pytest.fixture(scope="module")
+def split_images() -> Iterator[dict[str, str]]:
+    """s1 (constant: accuracy ~0.5), s2 (worse: ~0.3), s3 (better: ~0.7), pushed by digest; their
+    manifests name the dataset, where the serving image keeps its bundle's."""
+    pushed: dict[str, str] = {}
+    try:
+        for version, fault in (("s1", CONSTANT), ("s2", WORSE), ("s3", BETTER)):
+            pushed[version] = push_stub(version, fault, **spec_manifest({}))
+        yield pushed
+    finally:
+        for reference in pushed.values():
+            docker("rmi", reference, check=False)
+
+
+def send_and_label(url: str, count: int, prefix: str, seed: int) -> Counter[str]:
+    """`count` requests, one caller each; then each one's true label (the age rule, contradicted
+    in NOISE of the cases) by POST /feedback, pinned to the color that answered it."""
+    ages, noise = np.random.default_rng(seed), np.random.default_rng(seed + 1)
+    served: Counter[str] = Counter()
+    with httpx.Client(timeout=10) as client:
+        for n in range(count):
+            age = int(ages.integers(20, 80))
+            headers = {"X-Caller-Id": f"{prefix}-{n}"}
+            answer = client.post(url, json={"records": [record(age)]}, headers=headers)
+            answer.raise_for_status()
+            color = answer.headers["X-Greenlight-Variant"]
+            served[color] += 1
+            label = (age >= 50) != (noise.random() < NOISE)
+            body = {
+                "request_id": answer.headers["X-Request-ID"],
+                "label": POSITIVE if label else NEGATIVE,
+            }
+            sent = client.post(
+                url.replace("/predict", "/feedback"),
+                json=body,
+                headers={"X-Greenlight-Variant": color},
+            )
+            assert sent.status_code == 201, sent.text
+    return served
+
+
+def shown_split(rig: DockerRig) -> dict[str, Any]:
+    done = rig.cli("status", "--target", "docker")
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout[: done.stdout.rindex("}") + 1]).get("split") or {})
+
+
+@needs_engine
+def test_a_docker_split_with_a_real_engine_pins_survives_a_restart_and_is_decided(
+    tmp_path: Path, split_images: dict[str, str]
+) -> None:
+    with docker_rig(tmp_path / "bundles", SplitSettings(min_samples=100, alpha=0.01)) as rig:
+        assert docker_deploy(rig, "s1", split_images["s1"]).decision == "deployed"
+        assert docker_deploy(rig, "s2", split_images["s2"], split=20).decision == "splitting"
+        served = send_and_label(rig.url, 2000, "a", seed=2)
+        share = served["green"] / 2000
+        print(f"\nreal engine, 2000 callers at 20%: candidate {served['green']} ({share:.1%})")
+        assert 0.17 <= share <= 0.23, served
+        for pin, color in (("candidate", "green"), ("live", "blue")):
+            assert send_to(rig.url, 30, lambda n, p=pin: {"X-Greenlight-Variant": p}) == {color: 30}
+        callers = [{"X-Caller-Id": f"a-{n}"} for n in range(0, 2000, 50)]
+        where = [send_to(rig.url, 1, lambda n, h=pin: h) for pin in callers]
+        proxy = json.loads((rig.settings.docker.state_dir / "state.json").read_text())["proxy"]
+        os.kill(proxy["pid"], signal.SIGKILL)
+        time.sleep(0.5)
+        split = shown_split(rig)  # `status` restarts HAProxy from its config, split and all
+        assert (split["candidate"], split["percent"]) == ("green", 20), split
+        green = split["variants"]["green"]
+        assert green["outcomes"] == served["green"] and green["accuracy"] < 0.4, green
+        assert [send_to(rig.url, 1, lambda n, h=pin: h) for pin in callers] == where
+        decided = rig.cli("decide", "--target", "docker")
+        print(decided.stdout.strip().splitlines()[-1])
+        assert decided.returncode == 1 and "rollback:" in decided.stdout, (
+            decided.stdout + decided.stderr
+        )
+        assert send_to(rig.url, 50) == {"blue": 50}
+        assert docker_deploy(rig, "s3", split_images["s3"], split=20).decision == "splitting"
+        send_and_label(rig.url, 2000, "b", seed=4)
+        decided = rig.cli("decide", "--target", "docker")
+        print(decided.stdout.strip().splitlines()[-1])
+        assert decided.returncode == 0 and "promote:" in decided.stdout, (
+            decided.stdout + decided.stderr
+        )
+        assert send_to(rig.url, 50) == {"green": 50}
+        assert docker_deploy(rig, "s2", split_images["s2"], split=20).decision == "splitting"
+        done = rig.cli("down", "--target", "docker")
+        assert done.returncode == 0, done.stderr
+        assert rig.ours() == [] and shown_split(rig) == {}  # `down` ended the split

@@ -1,8 +1,12 @@
 """A stand-in for `greenlight serve` inside a container, stdlib only: GET /livez, /readyz,
-/metrics and POST /predict, HTTP/1.1 keep-alive, a prediction log line per record. What it
-answers comes from the environment: GREENLIGHT_STUB_MANIFEST (model_version, known_answers: other
-records get 0.5) and GREENLIGHT_STUB_FAULT ({"startup_delay": s} | {"exit_code": n}); where it
-listens and logs, as the serving image: BENTOML_HOST, BENTOML_PORT, GREENLIGHT_PREDICTION_LOG.
+/metrics, POST /predict (its X-Request-ID answer header names the request) and POST /feedback
+({"request_id", "label"}: 201, appended to outcomes.jsonl beside the prediction log; 404 for a
+request it did not log), HTTP/1.1 keep-alive, a prediction log line per record. What it answers
+comes from the environment: GREENLIGHT_STUB_MANIFEST (model_version, known_answers: other records
+get 0.5) and GREENLIGHT_STUB_FAULT ({"startup_delay": s} | {"exit_code": n} |
+{"default_probability": p} | {"age_rule": [age, p_from, p_below]}: other records' probability);
+where it listens and logs, as the serving image: BENTOML_HOST, BENTOML_PORT,
+GREENLIGHT_PREDICTION_LOG.
 SIGTERM stops it gracefully: requests in flight are answered first.
 
 Run: python3 stub_http.py [--host H --port N --prediction-log PATH] | --probe (the HEALTHCHECK)"""
@@ -44,15 +48,23 @@ class Stub:
         self.lock = threading.Lock()
         self.counts = {}
         self.active = 0  # requests being answered: a graceful stop waits for them
+        self.logged = set()  # request ids of the predictions it logged
+
+    def unknown(self, record):
+        if "age_rule" not in self.fault:
+            return float(self.fault.get("default_probability", 0.5))
+        age, above, below = self.fault["age_rule"]
+        return float(above if record.get("age", 0) >= age else below)
 
     def predict(self, body):
         records = json.loads(body)["records"]
         predictions = []
         for record in records:
-            p = self.answers.get(key(record), 0.5)
+            p = self.answers.get(key(record), self.unknown(record))
             predictions.append({"label": ">50K" if p >= 0.5 else "<=50K", "probability": p})
+        request_id = uuid.uuid4().hex
         if self.log_path:
-            head = {"log_format": 1, "timestamp": stamp(), "request_id": uuid.uuid4().hex}
+            head = {"log_format": 1, "timestamp": stamp(), "request_id": request_id}
             head["model_version"] = self.version
             lines = [
                 json.dumps({**head, "features": r, "prediction": p}) + "\n"
@@ -60,7 +72,21 @@ class Stub:
             ]
             with self.lock, Path(self.log_path).open("a") as stream:
                 stream.writelines(lines)
-        return 200, {"model_version": self.version, "predictions": predictions}
+                self.logged.add(request_id)
+        return 200, {"model_version": self.version, "predictions": predictions}, request_id
+
+    def feedback(self, body):
+        """One outcome line (the outcome log's format 1) for a request it logged."""
+        given = json.loads(body)
+        if given.get("label") not in (">50K", "<=50K"):
+            return 422, {"error": f"label {given.get('label')!r} is not a label of this model"}
+        if given.get("request_id") not in self.logged:
+            return 404, {"error": f"request {given.get('request_id')!r} is not in the log"}
+        line = {"outcome_format": 1, "imported_at": stamp(), "request_id": given["request_id"]}
+        line.update(record=int(given.get("record", 0)), label=given["label"])
+        with self.lock, Path(self.log_path).with_name("outcomes.jsonl").open("a") as stream:
+            stream.write(json.dumps(line) + "\n")
+        return 201, {"recorded": 1}
 
     @contextlib.contextmanager
     def busy(self):
@@ -92,9 +118,11 @@ def handler(stub):
         def log_message(self, *args):
             return
 
-        def answer(self, status, payload, content_type="application/json"):
+        def answer(self, status, payload, content_type="application/json", request_id=None):
             data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
             self.send_response(status)
+            if request_id:
+                self.send_header("X-Request-ID", request_id)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -122,11 +150,13 @@ def handler(stub):
 
         def post(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path == "/feedback":
+                return self.answer(*stub.feedback(body))
             if self.path != "/predict":
                 return self.answer(404, {"error": "not found"})
-            status, payload = stub.predict(body)
+            status, payload, request_id = stub.predict(body)
             stub.count("/predict", status)
-            return self.answer(status, payload)
+            return self.answer(status, payload, request_id=request_id)
 
     return Handler
 
