@@ -319,6 +319,15 @@ deploy-down: setup ## Stop the local target: both services and HAProxy
 deploy-docker-status: setup ## The docker target's live color and what the engine says each color runs
 	$(BIN)/greenlight deploy status --target docker
 
+.PHONY: deploy-docker-split
+deploy-docker-split: setup ## A/B on the docker target: IMAGE (by digest, built from models/bundle) takes SPLIT% beside the live version
+	@test -n "$${IMAGE:-}" || { echo "IMAGE is not set: the image reference by digest" >&2; exit 1; }
+	$(BIN)/greenlight deploy --target docker --bundle $(DEPLOY_BUNDLE) --image "$$IMAGE" --split $(SPLIT)
+
+.PHONY: deploy-docker-decide
+deploy-docker-decide: setup ## End or keep the docker target's A/B split by its outcomes: promote, keep, or roll back (exit 1)
+	$(BIN)/greenlight deploy decide --target docker $(if $(SENSITIVE),--sensitive $(SENSITIVE))
+
 .PHONY: deploy-docker-down
 deploy-docker-down: setup ## Stop the docker target: remove both containers and their log volumes, stop HAProxy
 	$(BIN)/greenlight deploy down --target docker
