@@ -369,7 +369,8 @@ deploy-logout: ## CI: log out of the registry, after the attestation was pushed
 deploy-kubernetes: setup ## CI: blue/green rollout of IMAGE on the cluster (KUBE_* credentials); rolls back by itself
 	@test -n "$${IMAGE:-}" || { echo "IMAGE is not set: the image reference the build pushed" >&2; exit 1; }
 	$(BIN)/dvc pull models/bundle
-	$(BIN)/greenlight deploy --target kubernetes --image "$$IMAGE" --bundle models/bundle
+	$(BIN)/greenlight deploy --target kubernetes --image "$$IMAGE" --bundle models/bundle \
+	  $${DEPLOY_SPLIT:+--split "$$DEPLOY_SPLIT"}
 
 .PHONY: deploy-config
 deploy-config: setup ## CI: DEPLOY_TARGET=kubernetes|docker (else it fails): is that target configured? cluster= or container_host= to $GITHUB_OUTPUT
@@ -384,6 +385,19 @@ deploy-docker: setup ## CI: blue/green rollout of IMAGE on the container host (D
 	@test -n "$${IMAGE:-}" || { echo "IMAGE is not set: the image reference the build pushed" >&2; exit 1; }
 	$(BIN)/dvc pull models/bundle
 	GREENLIGHT=$(BIN)/greenlight bin/deploy-docker
+
+.PHONY: deploy-decide-ci
+deploy-decide-ci: setup ## CI: the scheduled A/B decision (decide.yml) on DEPLOY_TARGET: docker decides on the container host by params.yaml's deploy.split (exit 1: rolled back); kubernetes: a notice
+	@case "$${DEPLOY_TARGET:-}" in \
+	  docker) ;; \
+	  kubernetes) echo "::notice::an A/B split on kubernetes ends by a person's verdict: greenlight deploy decide --target kubernetes --verdict promote|rollback (the pods keep the outcome logs a decision needs)"; exit 0 ;; \
+	  *) echo "DEPLOY_TARGET=$${DEPLOY_TARGET:-}: the repository variable must be kubernetes or docker" >&2; exit 2 ;; \
+	esac; \
+	mkdir -p reports; status=0; \
+	GREENLIGHT=$(BIN)/greenlight bin/deploy-docker decide >reports/decision.txt || status=$$?; \
+	cat reports/decision.txt; \
+	{ printf '## A/B decision\n\n'; tail -n 1 reports/decision.txt; } >>"$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
+	exit $$status
 
 .PHONY: deploy-summary
 deploy-summary: setup ## CI: the latest deployment in the audit log as Markdown, appended to $GITHUB_STEP_SUMMARY

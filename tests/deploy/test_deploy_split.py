@@ -148,6 +148,10 @@ def test_split_refused_while_one_runs_and_decide_off_the_host(
     with open_local(split_rig.settings.local, start_proxy=False) as target:
         target.down()  # `deploy down` ends the split with its colors
         assert target.current_split() is None
+    code, output = cli(split_rig, tmp_path, "decide")
+    assert code == 2 and "no split in progress" in output, output  # by hand: nothing to end
+    code, output = cli(split_rig, tmp_path, "decide", "--if-splitting")
+    assert (code, output.strip()) == (0, "no split in progress: nothing to decide")  # scheduled
     params = tmp_path / "p.yaml"
     params.write_text(yaml.safe_dump({"deploy": split_rig.settings.model_dump(mode="json")}))
     command = ["deploy", "decide", "--target", "kubernetes"]  # no per-variant logs there

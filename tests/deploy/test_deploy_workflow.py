@@ -58,7 +58,7 @@ exit "${FAKE_SSH_EXIT:-0}"
 """
 
 
-def run_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def run_script(tmp_path: Path, *arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
     bundle = tmp_path / "bundle"
     bundle.mkdir(exist_ok=True)
     (bundle / "manifest.json").write_text('{"model_version": "v7"}')
@@ -66,16 +66,23 @@ def run_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     tools.mkdir(exist_ok=True)
     (tools / "ssh").write_text(FAKE_SSH)
     (tools / "ssh").chmod(0o755)
-    (tmp_path / "calls").mkdir(exist_ok=True)
-    base = {"PATH": f"{tools}:{os.environ['PATH']}", "DEPLOY_BUNDLE": str(bundle),
-            "FAKE_SSH_LOG": str(tmp_path / "calls"), "TMPDIR": str(tmp_path / "tmp")}  # fmt: skip
-    (tmp_path / "tmp").mkdir(exist_ok=True)
+    for folder in ("calls", "tmp"):
+        (tmp_path / folder).mkdir(exist_ok=True)
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    base = {
+        "PATH": f"{tools}:{os.environ['PATH']}",
+        "DEPLOY_BUNDLE": str(bundle),
+        "FAKE_SSH_LOG": str(tmp_path / "calls"),
+        "TMPDIR": str(tmp_path / "tmp"),
+    }
+    command = [str(SCRIPT), *arguments]
     return subprocess.run(
-        [str(SCRIPT)], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
+        command, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
         env={**base, **env},
     )  # fmt: skip
 
 
+PARAMS = "deploy:\n  split:\n    min_samples: 100\n"  # the thresholds a decision reads
 SSH_ENV = {
     "IMAGE": IMAGE, "DEPLOY_DOCKER_HOST": "ssh://deploy@vm.example:2222",
     "DEPLOY_SSH_KEY": "not a real key\nline two",
@@ -122,6 +129,8 @@ def test_a_failed_remote_rollout_fails_the_step_and_still_fetches_the_audit_log(
         ({"DEPLOY_DOCKER_HOST": "tcp://vm:2376"}, "expected ssh://user@host[:port]"),
         ({"DEPLOY_SSH_KEY": ""}, "DEPLOY_SSH_KEY is not set"),
         ({"DEPLOY_KNOWN_HOSTS": ""}, "DEPLOY_KNOWN_HOSTS is not set"),
+        ({"DEPLOY_SPLIT": "20;reboot"}, "DEPLOY_SPLIT=20;reboot: a percentage from 1 to 99"),
+        ({"DEPLOY_SPLIT": "100"}, "DEPLOY_SPLIT=100: a percentage from 1 to 99"),
     ],
 )
 def test_the_docker_rollout_refuses_what_is_missing_or_malformed(
@@ -169,3 +178,42 @@ def test_a_local_engine_socket_runs_the_rollout_here_with_its_state_in_home(
     )
     assert (tmp_path / ".deploy" / "audit.jsonl").read_text() == '{"step": "decision"}\n'
     assert not (tmp_path / "calls" / "0").exists()  # no ssh
+
+
+def test_a_split_rollout_asks_the_host_for_the_share(tmp_path: Path) -> None:
+    done = run_script(tmp_path, **SSH_ENV, DEPLOY_SPLIT="20")
+    assert done.returncode == 0, done.stderr
+    remote = (tmp_path / "calls" / "0" / "args").read_text().splitlines()[-1]
+    assert remote.endswith(f"--image {IMAGE} --bundle $d --split 20'"), remote
+
+
+def test_the_decision_runs_on_the_host_with_this_checkouts_thresholds(tmp_path: Path) -> None:
+    """The scheduled A/B decision: params.yaml travels on stdin (the host has no checkout); no
+    split in progress is the host's notice, exit 0 (--if-splitting)."""
+    env = {key: value for key, value in SSH_ENV.items() if key != "IMAGE"}
+    done = run_script(tmp_path, "decide", **env)
+    assert done.returncode == 0, done.stderr
+    decide, audit = (tmp_path / "calls" / str(n) for n in (0, 1))
+    remote = (decide / "args").read_text().splitlines()[-1]
+    assert 'greenlight deploy decide --target docker --if-splitting --params "$d/params.yaml"' in (
+        remote
+    )
+    assert (decide / "stdin").read_text() == PARAMS
+    assert "audit.jsonl" in (audit / "args").read_text()  # for the job summary
+
+
+def test_a_decision_on_a_local_engine_socket_reads_the_checkouts_params(tmp_path: Path) -> None:
+    fake = tmp_path / "greenlight"
+    fake.write_text('#!/bin/sh\necho "$(pwd) $*" >"$FAKE_SSH_LOG/greenlight"\n')
+    fake.chmod(0o755)
+    home = tmp_path / "home"
+    (home / ".deploy").mkdir(parents=True)
+    (home / ".deploy" / "audit.jsonl").write_text("{}\n")
+    socket = "unix:///run/greenlight/docker.sock"
+    done = run_script(
+        tmp_path, "decide", DEPLOY_DOCKER_HOST=socket, GREENLIGHT=str(fake), HOME=str(home)
+    )
+    assert done.returncode == 0, done.stderr
+    ran = (tmp_path / "calls" / "greenlight").read_text()
+    params = tmp_path / "params.yaml"
+    assert ran == f"{home} deploy decide --target docker --if-splitting --params {params}\n"

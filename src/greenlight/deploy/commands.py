@@ -189,29 +189,47 @@ def _split_json(
     return shown
 
 
+IfSplittingOption = Annotated[
+    bool,
+    typer.Option(
+        "--if-splitting",
+        help="No split in progress is a notice and exit 0, not bad input (the scheduled job).",
+    ),
+]
+
+
 @app.command()
 def decide(
     target: TargetOption = TargetChoice.local,
     params: ParamsOption = DEFAULT_PARAMS,
     sensitive: SensitiveOption = None,
+    if_splitting: IfSplittingOption = False,
 ) -> None:
     """End an A/B split, or keep it: promote the candidate, roll it back, or keep splitting, by
     the per-variant outcomes (deploy.split in params). Exit 1 on a rollback, 0 otherwise."""
     _refuse_off_host("deploy decide", target)
-    verdict = _decided(target, _settings(params).deploy, sensitive)
+    verdict = _decided(target, _settings(params).deploy, sensitive, if_splitting)
+    if verdict is None:
+        typer.echo("no split in progress: nothing to decide")
+        return
     typer.echo(f"{verdict.action}: {verdict.reason}")
     if verdict.action == "rollback":
         raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
-def _decided(target: TargetChoice, settings: DeploySettings, sensitive: Path | None) -> Verdict:
+def _decided(
+    target: TargetChoice, settings: DeploySettings, sensitive: Path | None, if_splitting: bool
+) -> Verdict | None:
+    """The verdict; None when `if_splitting` and no split is in progress."""
     from greenlight.deploy import runner  # noqa: PLC0415
     from greenlight.deploy.split import Decision  # noqa: PLC0415
     from greenlight.deploy.targets.proxied import ProxiedTarget  # noqa: PLC0415
 
-    with runner.open_target(target.value, settings) as opened:
+    with runner.open_target(target.value, settings, restart_only=True) as opened:
         if not isinstance(opened, ProxiedTarget):  # refused before; for the type checker
             raise typer.Exit(ExitCode.BAD_INPUT)
+        if if_splitting and opened.current_split() is None:
+            return None
         return Decision(opened, settings, sensitive).run()
 
 
