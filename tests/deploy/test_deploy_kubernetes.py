@@ -3,6 +3,7 @@ switches, what it reads back, and whole rollouts through the controller."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -330,3 +331,36 @@ def test_the_role_allows_every_call_of_a_split_and_its_verdict(tmp_path: Path) -
     routes = "gateway.networking.k8s.io", "httproutes"
     used = {verb for group, resource, _, verb in calls if (group, resource) == routes}
     assert {verb for *key, verb in granted if tuple(key) == routes} == used == {"get", "patch"}
+
+
+def cli(cluster: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """`greenlight deploy ... --target kubernetes` with the fake cluster for the API server."""
+    from typer.testing import CliRunner
+
+    from greenlight.cli import app
+    from greenlight.deploy import runner
+
+    monkeypatch.setattr(
+        runner, "kubernetes_from_env", lambda settings, environ: target_for(cluster)
+    )
+    params = tmp_path / "params.yaml"
+    params.write_text(f"deploy:\n  audit_log: {tmp_path / 'audit.jsonl'}\n")
+    command = ["deploy", *args, "--target", "kubernetes", "--params", str(params)]
+    return CliRunner().invoke(app, command)
+
+
+def test_status_shows_the_split_and_decide_takes_a_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = FakeCluster(service_factory=healthy)
+    splitting(cluster, tmp_path)
+    shown = cli(cluster, tmp_path, monkeypatch, "status")
+    assert shown.exit_code == 0, shown.output
+    split = json.loads(shown.output[: shown.output.rindex("}") + 1])["split"]
+    assert (split["candidate"], split["percent"], split["variants"]) == ("green", 20, None)
+    refused = cli(cluster, tmp_path, monkeypatch, "decide")
+    assert refused.exit_code == 2 and "--verdict promote|rollback" in refused.output
+    assert cluster.weights() == {"blue": 80, "green": 20}  # a refusal changes nothing
+    rolled = cli(cluster, tmp_path, monkeypatch, "decide", "--verdict", "rollback")
+    assert rolled.exit_code == 1, rolled.output
+    assert cluster.weights() == {"blue": 100, "green": 0}
