@@ -372,6 +372,16 @@ deploy-kubernetes: setup ## CI: blue/green rollout of IMAGE on the cluster (KUBE
 	$(BIN)/greenlight deploy --target kubernetes --image "$$IMAGE" --bundle models/bundle \
 	  $${DEPLOY_SPLIT:+--split "$$DEPLOY_SPLIT"}
 
+.PHONY: deploy-kubernetes-split
+deploy-kubernetes-split: setup ## A/B on the cluster: IMAGE takes SPLIT% beside the live version by the HTTPRoute's weights (KUBE_* credentials)
+	@test -n "$${IMAGE:-}" || { echo "IMAGE is not set: the image reference the build pushed" >&2; exit 1; }
+	$(BIN)/greenlight deploy --target kubernetes --image "$$IMAGE" --bundle $(DEPLOY_BUNDLE) --split $(SPLIT)
+
+.PHONY: deploy-kubernetes-decide
+deploy-kubernetes-decide: setup ## End the cluster's A/B split by a person's VERDICT=promote|rollback, audited (rollback: exit 1)
+	@case "$${VERDICT:-}" in promote|rollback) ;; *) echo "VERDICT must be promote or rollback" >&2; exit 2 ;; esac
+	$(BIN)/greenlight deploy decide --target kubernetes --verdict "$$VERDICT"
+
 .PHONY: deploy-config
 deploy-config: setup ## CI: DEPLOY_TARGET=kubernetes|docker (else it fails): is that target configured? cluster= or container_host= to $GITHUB_OUTPUT
 	@case "$${DEPLOY_TARGET:-}" in \

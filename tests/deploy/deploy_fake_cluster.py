@@ -1,6 +1,8 @@
 """A fake Kubernetes API server behind httpx's MockTransport: the Deployments, Services, pods and
 proxy paths the kubernetes target uses, with strategic-merge PATCH semantics for the fields it
-patches, and Deployments that become available a few polls after they are scaled up."""
+patches, Deployments that become available a few polls after they are scaled up, and the
+Gateway API HTTPRoute (JSON merge patch, RFC 7386: objects merge, null removes, lists replace).
+Every request is logged in `calls` (method, path), for the RBAC check."""
 
 from __future__ import annotations
 
@@ -14,11 +16,44 @@ import httpx
 from deploy_fakes import FakeService
 
 from greenlight.deploy.targets.base import COLORS
-from greenlight.deploy.targets.kubernetes import SOURCE, STRATEGIC, VERSION
+from greenlight.deploy.targets.kubernetes import MERGE, SOURCE, STRATEGIC, VERSION
 
 NS = "/api/v1/namespaces/greenlight"
 APPS = "/apis/apps/v1/namespaces/greenlight"
+ROUTES = "/apis/gateway.networking.k8s.io/v1/namespaces/greenlight/httproutes"
 METRIC = "bentoml_service_request_total"  # BentoML's name, labels as it writes them
+
+
+def httproute() -> dict[str, Any]:
+    """deploy/k8s/httproute.yaml as applied (bootstrap: 100/0 for blue)."""
+    refs = {color: {"name": f"greenlight-{color}", "port": 3000} for color in COLORS}
+    pins = [
+        {"matches": [{"headers": [{"name": "X-Greenlight-Variant", "value": color}]}],
+         "backendRefs": [refs[color]]}
+        for color in COLORS
+    ]  # fmt: skip
+    weighted = [{**refs["blue"], "weight": 100}, {**refs["green"], "weight": 0}]
+    metadata = {"name": "greenlight", "namespace": "greenlight", "labels": {"app": "greenlight"}}
+    spec = {"parentRefs": [{"name": "shared-gateway"}], "rules": [*pins, {"backendRefs": weighted}]}
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
 
 
 def deployment(color: str) -> dict[str, Any]:
@@ -43,6 +78,8 @@ class FakeCluster:
     patches: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     polls: dict[str, int] = field(default_factory=dict)
     service_factory: Any = None  # (color, version) -> FakeService
+    route: dict[str, Any] | None = field(default_factory=httproute)  # None: no Gateway API
+    calls: list[tuple[str, str]] = field(default_factory=list)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -52,6 +89,7 @@ class FakeCluster:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path, method = request.url.path, request.method
+        self.calls.append((method, path))
         if path.startswith(f"{NS}/services/greenlight-") and ":http/proxy" in path:
             return self._service_proxy(request, path)
         for pattern, route in self._routes():
@@ -64,6 +102,7 @@ class FakeCluster:
         return [
             (rf"{APPS}/deployments/greenlight-(blue|green)", self._deployment),
             (rf"{NS}/services/greenlight", self._router_service),
+            (rf"{ROUTES}/greenlight", self._httproute),
             (rf"{NS}/pods", self._pods),
             (rf"{NS}/pods/greenlight-(blue|green)-0:3000/proxy/metrics", self._metrics),
         ]
@@ -117,6 +156,35 @@ class FakeCluster:
             self.patches.append((request.url.path, method, body))
             self.selector.update(body["spec"]["selector"])
         return httpx.Response(200, json={"spec": {"selector": copy.deepcopy(self.selector)}})
+
+    def _httproute(self, method: str, request: httpx.Request) -> httpx.Response:
+        if self.route is None:
+            return httpx.Response(404, json={"message": "the server could not find the resource"})
+        if method == "PATCH":
+            assert request.headers["content-type"] == MERGE  # a custom resource: no strategic merge
+            body = json.loads(request.content)
+            self.patches.append((request.url.path, method, body))
+            self.route = merge_patch(self.route, body)
+        return httpx.Response(200, json=copy.deepcopy(self.route))
+
+    def weights(self) -> dict[str, int]:
+        assert self.route is not None
+        (default,) = [rule for rule in self.route["spec"]["rules"] if "matches" not in rule]
+        return {
+            ref["name"].removeprefix("greenlight-"): ref["weight"] for ref in default["backendRefs"]
+        }
+
+    def pins(self) -> dict[str, list[str]]:
+        assert self.route is not None
+        return {
+            rule["matches"][0]["headers"][0]["value"]: [ref["name"] for ref in rule["backendRefs"]]
+            for rule in self.route["spec"]["rules"]
+            if "matches" in rule
+        }
+
+    def route_annotations(self) -> dict[str, str]:
+        assert self.route is not None
+        return dict(self.route["metadata"].get("annotations") or {})
 
     def _pods(self, method: str, request: httpx.Request) -> httpx.Response:
         color = request.url.params["labelSelector"].split("color=")[1]

@@ -157,7 +157,11 @@ def test_split_refused_while_one_runs_and_decide_off_the_host(
     command = ["deploy", "decide", "--target", "kubernetes"]  # no per-variant logs there
     result = CliRunner().invoke(app, [*command, "--params", str(params)])
     assert result.exit_code == 2, result.output
-    assert "deploy decide is for --target local|docker" in result.output
+    assert "--target kubernetes takes --verdict promote|rollback" in result.output
+    command = ["deploy", "decide", "--target", "local", "--verdict", "promote"]
+    result = CliRunner().invoke(app, [*command, "--params", str(params)])
+    assert result.exit_code == 2, result.output
+    assert "--verdict is for --target kubernetes" in result.output
 
 
 def test_decide_rolls_back_a_worse_candidate_and_promotes_a_better_one(

@@ -88,3 +88,49 @@ def test_the_deployer_may_only_read_and_patch_what_a_switch_needs() -> None:
             }
         if "create" in rule["verbs"]:
             assert rule["resources"] == ["services/proxy"]  # POST /predict of the smoke test
+
+
+def _route() -> dict[str, Any]:
+    return yaml.safe_load((K8S / "httproute.yaml").read_text())
+
+
+def _problems_of(document: dict[str, Any], tmp_path: Path) -> list[str]:
+    path = tmp_path / "route.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return problems(path)
+
+
+def test_the_route_validates_against_the_vendored_gateway_api_schema(tmp_path: Path) -> None:
+    assert _problems_of(_route(), tmp_path) == []
+
+
+def test_a_route_with_a_misspelt_field_is_rejected_naming_it(tmp_path: Path) -> None:
+    route = _route()
+    route["spec"]["rules"][2]["backendRefs"][0]["wieght"] = 50
+    (found,) = _problems_of(route, tmp_path)
+    assert "spec.rules.2.backendRefs.0" in found and "'wieght' was unexpected" in found
+
+
+def test_a_weight_out_of_range_is_rejected_naming_it(tmp_path: Path) -> None:
+    route = _route()
+    route["spec"]["rules"][2]["backendRefs"][1]["weight"] = -1
+    (found,) = _problems_of(route, tmp_path)
+    assert "spec.rules.2.backendRefs.1.weight" in found and "minimum of 0" in found
+    assert main([str(tmp_path / "route.yaml")]) == 1
+
+
+def test_the_route_pins_by_color_and_weighs_the_color_services() -> None:
+    route = resources()[("HTTPRoute", SETTINGS.route)]
+    rules = route["spec"]["rules"]
+    pinned = {
+        rule["matches"][0]["headers"][0]["value"]: [ref["name"] for ref in rule["backendRefs"]]
+        for rule in rules
+        if "matches" in rule
+    }
+    assert pinned == {color: [f"{SETTINGS.app}-{color}"] for color in ("blue", "green")}
+    (default,) = [rule for rule in rules if "matches" not in rule]
+    weights = {ref["name"]: ref["weight"] for ref in default["backendRefs"]}
+    assert weights == {f"{SETTINGS.app}-blue": 100, f"{SETTINGS.app}-green": 0}
+    ports = {ref["port"] for rule in rules for ref in rule["backendRefs"]}
+    color_service = resources()[("Service", f"{SETTINGS.app}-blue")]
+    assert ports == {color_service["spec"]["ports"][0]["port"]}

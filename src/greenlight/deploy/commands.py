@@ -1,11 +1,12 @@
 """`greenlight deploy`: roll a version out blue/green (`--target local|docker|kubernetes`), or
-beside the live one in an A/B split (`--split N`, local and docker targets), and the `status`,
+beside the live one in an A/B split (`--split N`: HAProxy weights on local and docker, the
+HTTPRoute's weights on kubernetes), and the `status`,
 `decide`, `rollback`, `summary` and `down` subcommands. cli.py adds this Typer as `deploy`.
 Importing this module is cheap; each command imports the controller when it runs.
 
 Exit codes (greenlight.errors.ExitCode): 0 the version is live (or splitting, or the split goes
 on), 1 it was rejected or rolled back (the audit log says why), 2 bad input (no bundle, missing
-credentials, --image for local, --split on kubernetes), 4 the infrastructure failed
+credentials, --image for local, decide on kubernetes without --verdict), 4 the infrastructure failed
 (HAProxy, the cluster, the container engine, another deployment running)."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from greenlight.deploy.controller import Controller, Outcome
     from greenlight.deploy.decide import Verdict
     from greenlight.deploy.settings import DeploySettings
-    from greenlight.deploy.targets.base import Slot, Target
+    from greenlight.deploy.targets.base import Slot, Target, TargetState
     from greenlight.settings import Settings
 
 app = typer.Typer(
@@ -56,8 +57,9 @@ SplitOption = Annotated[
         "--split",
         min=1,
         max=99,
-        help="A/B: the new version takes this % of traffic beside the live one (local, docker; "
-        "default deploy.split.percent); `greenlight deploy decide` ends the split.",
+        help="A/B: the new version takes this % of traffic beside the live one (default "
+        "deploy.split.percent; kubernetes: by the HTTPRoute's weights); `greenlight deploy "
+        "decide` ends the split.",
     ),
 ]
 SensitiveOption = Annotated[
@@ -85,30 +87,16 @@ def deploy(
         return
     from greenlight.deploy import runner  # noqa: PLC0415
 
-    percent = _split_for(target, split, _settings(params).deploy.split.percent)
+    percent = _split_for(split, _settings(params).deploy.split.percent)
     candidate = runner.bundle_candidate(bundle, _image_for(target, image))
     with runner.open_target(target.value, _settings(params).deploy) as opened:
         outcome = _controller(opened, params).deploy(candidate, split=percent)
     _finish(outcome)
 
 
-def _split_for(target: TargetChoice, given: int | None, configured: int | None) -> int | None:
-    """--split, else deploy.split.percent; refused (exit 2) on kubernetes."""
-    percent = given if given is not None else configured
-    if percent is not None:
-        _refuse_off_host("--split (deploy.split.percent)", target)
-    return percent
-
-
-def _refuse_off_host(what: str, target: TargetChoice) -> None:
-    """What needs our HAProxy and each color's logs on this host: local and docker only."""
-    from greenlight.deploy.controller import DeployError  # noqa: PLC0415
-
-    if target is TargetChoice.kubernetes:
-        raise DeployError(
-            f"{what} is for --target local|docker; --target kubernetes switches all traffic "
-            "(unset deploy.split.percent, or deploy to local or docker)"
-        )
+def _split_for(given: int | None, configured: int | None) -> int | None:
+    """--split, else deploy.split.percent."""
+    return given if given is not None else configured
 
 
 def _image_for(target: TargetChoice, image: str | None) -> str | None:
@@ -160,13 +148,19 @@ def status(
     settings = _settings(params).deploy
     with runner.open_target(target.value, settings, restart_only=True) as opened:
         state = opened.state()
-        split = _split_json(opened, settings, sensitive, metrics_file)
+        split = _split_json(opened, settings, sensitive, metrics_file) or _split_bare(state)
     slots = {color: _slot_json(slot) for color, slot in state.slots.items()}
     shown: dict[str, object] = {"target": target.value, "live": state.live, "colors": slots}
     shown.update({"router": state.router} if state.router else {})
     typer.echo(json.dumps({**shown, "split": split} if split else shown, indent=2))
     for entry in read_entries(settings.audit_log)[-10:]:
         typer.echo(entry.line())
+
+
+def _split_bare(state: TargetState) -> dict[str, object] | None:
+    """The split in progress without per-variant figures (kubernetes: the pods keep the logs)."""
+    split = state.split
+    return None if split is None else {**split.__dict__, "variants": None}
 
 
 def _split_json(
@@ -198,35 +192,83 @@ IfSplittingOption = Annotated[
 ]
 
 
+class VerdictChoice(StrEnum):
+    promote = "promote"
+    rollback = "rollback"
+
+
+VerdictOption = Annotated[
+    VerdictChoice | None,
+    typer.Option(
+        "--verdict",
+        help="kubernetes (required there, refused elsewhere): a person's verdict on the split, "
+        "audited like an automatic one; its pods keep the logs the automatic decision reads.",
+    ),
+]
+
+
 @app.command()
 def decide(
     target: TargetOption = TargetChoice.local,
     params: ParamsOption = DEFAULT_PARAMS,
     sensitive: SensitiveOption = None,
+    verdict: VerdictOption = None,
     if_splitting: IfSplittingOption = False,
 ) -> None:
     """End an A/B split, or keep it: promote the candidate, roll it back, or keep splitting, by
-    the per-variant outcomes (deploy.split in params). Exit 1 on a rollback, 0 otherwise."""
-    _refuse_off_host("deploy decide", target)
-    verdict = _decided(target, _settings(params).deploy, sensitive, if_splitting)
-    if verdict is None:
+    the per-variant outcomes (deploy.split in params), or on kubernetes by --verdict. Exit 1 on
+    a rollback, 0 otherwise."""
+    settings = _settings(params).deploy
+    if target is TargetChoice.kubernetes:
+        decided = _decided_by_hand(settings, verdict, sensitive)
+    else:
+        decided = _decided(target, settings, sensitive, verdict, if_splitting)
+    if decided is None:
         typer.echo("no split in progress: nothing to decide")
         return
-    typer.echo(f"{verdict.action}: {verdict.reason}")
-    if verdict.action == "rollback":
+    typer.echo(f"{decided.action}: {decided.reason}")
+    if decided.action == "rollback":
         raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
-def _decided(
-    target: TargetChoice, settings: DeploySettings, sensitive: Path | None, if_splitting: bool
-) -> Verdict | None:
-    """The verdict; None when `if_splitting` and no split is in progress."""
+def _decided_by_hand(
+    settings: DeploySettings, verdict: VerdictChoice | None, sensitive: Path | None
+) -> Verdict:
+    """kubernetes: the verdict a person gives (--verdict), audited, then carried out."""
     from greenlight.deploy import runner  # noqa: PLC0415
+    from greenlight.deploy.controller import DeployError  # noqa: PLC0415
+    from greenlight.deploy.ending import ManualDecision  # noqa: PLC0415
+
+    if verdict is None or sensitive is not None:
+        raise DeployError(
+            "deploy decide --target kubernetes takes --verdict promote|rollback (and no "
+            "--sensitive): the pods keep the prediction and outcome logs the figures need"
+        )
+    from greenlight.deploy.targets.kubernetes import KubernetesTarget  # noqa: PLC0415
+
+    with runner.open_target("kubernetes", settings) as opened:
+        if not isinstance(opened, KubernetesTarget):  # it is; for the type checker
+            raise typer.Exit(ExitCode.BAD_INPUT)
+        return ManualDecision(opened, settings, verdict.value).run()
+
+
+def _decided(
+    target: TargetChoice,
+    settings: DeploySettings,
+    sensitive: Path | None,
+    verdict: VerdictChoice | None,
+    if_splitting: bool,
+) -> Verdict | None:
+    """The figures' verdict (local, docker); None when `if_splitting` and no split runs."""
+    from greenlight.deploy import runner  # noqa: PLC0415
+    from greenlight.deploy.controller import DeployError  # noqa: PLC0415
     from greenlight.deploy.split import Decision  # noqa: PLC0415
     from greenlight.deploy.targets.proxied import ProxiedTarget  # noqa: PLC0415
 
+    if verdict is not None:
+        raise DeployError(f"--verdict is for --target kubernetes; {target} decides by the figures")
     with runner.open_target(target.value, settings, restart_only=True) as opened:
-        if not isinstance(opened, ProxiedTarget):  # refused before; for the type checker
+        if not isinstance(opened, ProxiedTarget):  # local and docker are; for the type checker
             raise typer.Exit(ExitCode.BAD_INPUT)
         if if_splitting and opened.current_split() is None:
             return None

@@ -31,7 +31,7 @@ Decision = Literal["deployed", "rejected", "rolled_back", "splitting"]
 
 @runtime_checkable
 class SplitTarget(Protocol):
-    """A target that can run an A/B split (local and docker: targets/proxied.py)."""
+    """A target that can run an A/B split (local and docker: targets/proxied.py; kubernetes)."""
 
     def split(self, candidate: Color, percent: int, replaced: Release | None) -> None:
         """`candidate` takes `percent` of the traffic beside the live color; `replaced` is the
@@ -96,7 +96,7 @@ class Controller:
             return
         if not isinstance(self.target, SplitTarget):
             refused = f"{self.target.name} cannot split"
-            raise DeployError(f"--split is for --target local|docker; {refused}")
+            raise DeployError(f"--split is for --target local|docker|kubernetes; {refused}")
         if state.live is None or not state.slots[state.live].running:
             raise DeployError("--split needs a running live color: deploy without --split first")
 

@@ -108,6 +108,9 @@ class KubernetesSettings(_Strict):
     replicas: int = Field(2, ge=1)
     container_port: int = Field(3000, ge=1, le=65535)
     request_timeout_s: float = Field(10.0, gt=0)
+    service_port: int = Field(3000, ge=1, le=65535)  # the color Services' port (the route's)
+    # the Gateway API HTTPRoute whose weights split traffic (deploy/k8s/httproute.yaml)
+    route: str = Field("greenlight", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=253)
 
 
 class DeploySettings(_Strict):

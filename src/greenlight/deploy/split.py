@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from greenlight.deploy.audit import AuditLog
 from greenlight.deploy.controller import DeployError
 from greenlight.deploy.decide import Verdict, decide
+from greenlight.deploy.ending import end_split
 from greenlight.deploy.settings import DeploySettings
 from greenlight.deploy.targets.base import Color, TargetState
 from greenlight.deploy.targets.proxied import ProxiedTarget
@@ -63,20 +64,8 @@ class Decision:
     def _act(
         self, verdict: Verdict, split: SplitModel, state: TargetState, audit: AuditLog
     ) -> None:
-        live, candidate = state.live, split.candidate
-        if verdict.action == "keep" or live is None:
-            return
-        if verdict.action == "promote":
-            self.target.switch(candidate)
-            self.target.stop(live, state.release(live))
-            message = f"{audit.version} promoted: all traffic on {candidate}, {live} stopped"
-            audit.record("decision", "ok", message, decision="promoted")
-            return
-        self.target.switch(live)
-        replaced = split.replaced.release() if split.replaced else None
-        self.target.stop(candidate, replaced)
-        message = f"{audit.version} rolled back: all traffic on {live}, {candidate} stopped"
-        audit.record("decision", "failed", message, decision="rolled_back")
+        if verdict.action != "keep":
+            end_split(self.target, verdict.action, split, state, audit)
 
 
 def _details(verdict: Verdict) -> dict[str, Any]:
