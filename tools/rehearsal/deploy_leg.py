@@ -115,15 +115,29 @@ def host_command(world: World, *argv: str) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
-def live_release(world: World) -> tuple[str, str]:
-    """(live color, the JSON of what it runs), from `greenlight deploy status --target docker`."""
+def host_status(world: World) -> dict:
+    """`greenlight deploy status --target docker` on the container host, parsed."""
     greenlight = str(world.repo / ".venv" / "bin" / "greenlight")
     code, text = host_command(world, greenlight, "deploy", "status", "--target", "docker")
     if code != 0:
         raise RuntimeError(f"greenlight deploy status --target docker: {text[-400:]}")
     status, _ = json.JSONDecoder().raw_decode(text[text.index("{") :])
+    return dict(status)
+
+
+def live_release(world: World) -> tuple[str, str]:
+    """(live color, the JSON of what it runs)."""
+    status = host_status(world)
     live = str(status.get("live") or "")
     return live, json.dumps(status.get("colors", {}).get(live, {}))
+
+
+def latest_decision(world: World) -> dict | None:
+    """The container host's latest `decide` audit entry (its verdict and numbers), if any."""
+    log = world.work / "runner-home" / ".deploy" / "audit.jsonl"
+    lines = log.read_text().splitlines() if log.is_file() else []
+    decided = [entry for entry in map(json.loads, lines) if entry.get("step") == "decide"]
+    return decided[-1] if decided else None
 
 
 def host_problem(world: World) -> str:

@@ -677,10 +677,7 @@ class Scenario:
         hour of traffic logged (`traffic`: tools/rehearsal/traffic.py's options), and with
         `--labels`, the team's labels file imported as outcomes; `make ship-logs` ships both."""
         self.world.git("checkout", "-q", "main")
-        if not self.drift_inputs_pulled:  # the model main holds and its test split, once
-            code, text = self.world.make("drift-inputs", env=DEVELOPER_AWS)
-            check(code == 0, f"make drift-inputs failed: {text[-400:]}")
-            self.drift_inputs_pulled = True
+        self.pull_drift_inputs()
         code, text = self.world.dev(".venv/bin/python", "-m", "tools.rehearsal.traffic", *traffic)
         check(code == 0, f"traffic failed: {text[-400:]}")
         current.facts.append(text.strip().splitlines()[-1])
@@ -691,6 +688,62 @@ class Scenario:
         shipped = self.s3_keys("prediction-logs/")
         check(shipped, "nothing under prediction-logs/ in the team remote after make ship-logs")
         current.facts.append(f"make ship-logs: {', '.join(k.rsplit('/', 1)[1] for k in shipped)}")
+
+    def pull_drift_inputs(self) -> None:
+        """The model main holds and its test split, in the developer's clone, once."""
+        if not self.drift_inputs_pulled:
+            code, text = self.world.make("drift-inputs", env=DEVELOPER_AWS)
+            check(code == 0, f"make drift-inputs failed: {text[-400:]}")
+            self.drift_inputs_pulled = True
+
+    def split_rollout(self, current: Step) -> None:
+        """deploy.yml dispatched with `split: 20` and the merge's image (built before: no
+        build): the production gate and the smoke test, then it takes 20% beside the live one."""
+        check(not self.deploy_skipped, f"skipped: {self.deploy_skipped}")
+        check(len(self.images) >= 2, f"{len(self.images)} images deployed, not two")
+        reference, commit = self.images[1]
+        self.world.git("checkout", "-q", "main")
+        inputs = {"ref": commit, "rollback_image": reference, "split": "20"}
+        payload = {"inputs": inputs, "ref": "refs/heads/main", "repository": _repository()}
+        with watching(self.world, load=False) as watch:
+            payload["sender"] = {"login": "alice"}
+            run = self.act(current, "deploy.yml", "workflow_dispatch", payload, skipped={"build"})
+        self.figures["deploy.yml (A/B split 20%, dispatched)"] = f"{run.seconds:.0f} s"
+        rollout = run.result("rollout")
+        check(rollout == "success", f"rollout ended {rollout} (log {run.log})")
+        self.approved(current, watch)
+        split = deploy_leg.host_status(self.world).get("split") or {}
+        check(split.get("percent") == 20, f"no 20% split after the rollout: {split}")
+        current.facts.append(f"split: {split['candidate']} takes {split['percent']}%")
+
+    def split_decided(self, current: Step) -> None:
+        """Callers through HAProxy, their outcomes reported late, then decide.yml on its
+        schedule: promote, keep splitting or roll back, with the numbers, on the host."""
+        check(not self.deploy_skipped, f"skipped: {self.deploy_skipped}")
+        self.pull_drift_inputs()
+        port = str(deploy_leg.PROXY_PORT)
+        code, text = self.world.dev(".venv/bin/python", "-m", "tools.rehearsal.ab", "--port", port)
+        check(code == 0, f"the A/B callers failed: {text[-400:]}")
+        current.facts.append(text.strip().splitlines()[-1])
+        payload = {"schedule": "23 * * * *", "repository": _repository()}
+        run = self.act(current, "decide.yml", "schedule", payload)
+        self.figures["decide.yml (scheduled)"] = f"{run.seconds:.0f} s"
+        entry = deploy_leg.latest_decision(self.world)
+        check(entry, f"no decide entry in the host's audit log (log {run.log})")
+        self.judged(current, run, entry)
+
+    def judged(self, current: Step, run: ActRun, entry: dict) -> None:
+        """The job ends as its verdict says (red only for a rollback), on enough samples."""
+        details = entry["details"]
+        wanted = "failure" if details["action"] == "rollback" else "success"
+        check(run.result("decide") == wanted, f"decide ended {run.result('decide')}: {entry}")
+        samples = min(details["candidate_samples"], details["live_samples"])
+        check(samples >= 200, f"{samples} labelled predictions on a variant, not 200: {details}")
+        summary = run.summaries.get("decide", "")
+        check(details["action"] in summary, f"the job summary has no verdict: {summary!r}")
+        current.facts.append(f"decide.yml: {entry['reason'][:240]}")
+        numbers = ("candidate_samples", "live_samples", "candidate_rate", "live_rate", "p_value")
+        current.facts.append(str({key: details.get(key) for key in numbers}))
 
     def import_outcomes(self, current: Step, labels: str) -> None:
         """The team reports the true labels of this stream in a batch (`outcomes import`); the
@@ -805,6 +858,14 @@ class Scenario:
         )
         self.step(
             "rollback: deploy.yml dispatched with the first digest, under load", self.rollback
+        )
+        self.step(
+            "A/B: deploy.yml dispatched with split 20, the merge's image beside live",
+            self.split_rollout,
+        )
+        self.step(
+            "A/B: callers, their outcomes reported late, decide.yml on its schedule",
+            self.split_decided,
         )
         self.step(
             "drift: team remote, no log shipped yet (no red X, a notice)",
