@@ -80,3 +80,36 @@ def test_the_log_switch_comes_from_the_file_the_environment_then_the_option(
     assert launch.resolve(params, None, None, None, log_predictions=False).log_predictions is False
     settings = launch.resolve(params, None, None, None, log_predictions=False)
     assert from_environment(launch.server_environment(settings)).log_predictions is False
+
+
+def test_without_a_supervisor_it_runs_one_worker_on_a_socket_it_holds() -> None:
+    with launch.listen("127.0.0.1", 0) as listening:
+        assert listening.get_inheritable()
+        command = launch.worker_command(listening)
+        fd = str(listening.fileno())
+    assert command[:3] == [sys.executable, "-m", launch.WORKER]
+    assert command[3:] == [launch.SERVICE, "--fd", fd, "--worker-id", "1"]
+
+
+def test_a_port_in_use_is_reported_before_starting() -> None:
+    with launch.listen("127.0.0.1", 0) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            launch.listen("127.0.0.1", port)
+
+
+def test_no_supervisor_means_one_worker(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("serving:\n  supervisor: false\n  workers: 2\n")
+    with pytest.raises(ConfigError, match=r"serving\.supervisor: .*workers must be 1 \(got 2\)"):
+        launch.resolve(params, None, None, None)
+
+
+def test_the_metrics_directory_is_emptied_at_each_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launch.tempfile, "gettempdir", lambda: str(tmp_path))
+    (launch.metrics_directory(4321) / "counter_1.db").write_bytes(b"stale")
+    directory = launch.metrics_directory(4321)
+    assert directory == tmp_path / "greenlight-metrics-4321"
+    assert list(directory.iterdir()) == []

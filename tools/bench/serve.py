@@ -333,6 +333,23 @@ def measure(start: Starter, records: list[dict[str, Any]]) -> dict[str, Any]:
         return {"idle_rss_mib": idle, "torch_mapped": torch, "scenarios": scenarios}
 
 
+def idle_memory(start: Starter) -> dict[str, Any]:
+    """Idle memory of the server's process tree once ready, and how many processes it has."""
+    with (
+        tempfile.TemporaryDirectory(prefix="greenlight-bench-") as scratch,
+        start(Path(scratch) / "predictions.jsonl") as server,
+    ):
+        return {"idle_rss_mib": tree_rss_mib(server), "processes": len(server.tree())}
+
+
+def without_supervisor(bundle_dir: Path, plain: dict[str, Any]) -> dict[str, Any]:
+    """The service with `serving.supervisor: false` (BentoML's worker alone): idle memory only."""
+    environment = {"GREENLIGHT_SUPERVISOR": "false"}
+    idle = idle_memory(lambda log: RunningServer.start(bundle_dir, log, environment=environment))
+    ratio = idle["idle_rss_mib"] / plain["idle_rss_mib"]
+    return {**idle, "idle_rss_over_peer": round(ratio, 3)}
+
+
 def tree_rss_mib(server: RunningServer) -> float:
     tree = server.tree()
     return round(sum(process.memory_info().rss for process in tree) / 2**20, 1)
@@ -423,6 +440,10 @@ def peers(served: dict[str, Any], plain: dict[str, Any], engine: dict[str, Any])
 
 def with_log_goal(report: dict[str, Any]) -> dict[str, Any]:
     report["goals_met"]["prediction_log_cost_10pct"] = report["prediction_log_cost"]["met"]
+    lone = report["without_supervisor"]["idle_rss_over_peer"]
+    report["goals_met"]["idle_rss_within_1.2x_without_supervisor"] = (
+        lone <= GOALS["idle_rss_ratio_max"]
+    )
     return report
 
 
@@ -432,6 +453,7 @@ def run(bundle_dir: Path = BUNDLE, output: Path = OUTPUT) -> dict[str, Any]:
     served = measure(lambda log: RunningServer.start(bundle_dir, log), records)
     plain = measure(peer_starter(bundle_dir, coalesce=False), records)
     engine = measure(peer_starter(bundle_dir, coalesce=True), records)
+    lone = without_supervisor(bundle_dir, plain)
     prediction_log = log_cost(bundle_dir, records)
     report = {
         "machine": machine(),
@@ -439,6 +461,7 @@ def run(bundle_dir: Path = BUNDLE, output: Path = OUTPUT) -> dict[str, Any]:
         "floor": floor,
         **served,
         **peers(served, plain, engine),
+        "without_supervisor": lone,
         "prediction_log_cost": prediction_log,
         "targets": TARGETS,
         **verdict(served["scenarios"], floor),
@@ -453,6 +476,11 @@ def print_comparisons(report: dict[str, Any]) -> None:
     for name, ratios in report["versus_engine_peer"].items():
         print(f"{name:<12} vs the same engine on Starlette: {ratios}")
     print(f"idle memory {report['idle_rss_mib']} MiB, {report['idle_rss_over_peer']}x the peer's")
+    lone = report["without_supervisor"]
+    print(
+        f"without BentoML's supervisor: {lone['idle_rss_mib']} MiB in {lone['processes']} "
+        f"process(es), {lone['idle_rss_over_peer']}x the peer's"
+    )
     log = report["prediction_log_cost"]
     print(
         f"prediction log, 100-record batches: throughput on/off {log['throughput_ratio']}, "
