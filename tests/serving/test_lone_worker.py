@@ -30,7 +30,9 @@ def test_one_process_serves_with_bentomls_endpoints_and_stops_on_sigterm(
             answer = client.post("/predict", json={"records": [record]})
             assert answer.status_code == 200, answer.text
             metrics = client.get("/metrics").text
-        assert 'bentoml_service_request_total{endpoint="/predict",http_response_code="200"' in metrics
+        assert (
+            'bentoml_service_request_total{endpoint="/predict",http_response_code="200"' in metrics
+        )
         assert server.stop() == []  # SIGTERM was enough
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [line["request_id"] for line in lines] == [answer.headers["X-Request-ID"]]
